@@ -1,0 +1,1 @@
+"""The token server: ZEGO's app-server endpoint (``GET /api/token?userID=...``) for production."""

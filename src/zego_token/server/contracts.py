@@ -1,0 +1,131 @@
+"""The values that flow through the request pipeline, and the interfaces of its steps.
+
+A request becomes an ``Identity`` (auth), the identity and the ``TokenRequest`` become a
+decision (policy, hook, rate limit), the decision becomes a token (mint). Each step lives in
+its own module and only speaks these types, so steps can be added without touching the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+TokenKind = Literal["token", "kit"]
+
+
+class ConfigError(Exception):
+    """Invalid configuration: stops start-up. ``key`` names the offending key, dotted
+    (``auth.jwt.audience``), so the message can point at the exact line to fix."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"configuration key {key}: {message}")
+        self.key = key
+        self.message = message
+
+
+class HttpError(Exception):
+    """A refusal the client caused: answered as ``{"error": {"code", "message"}}`` with ``status``.
+
+    ``message`` is shown to the client, so it must never contain a secret, key or token.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = dict(headers or {})
+
+
+@dataclass(frozen=True, slots=True)
+class Grants:
+    """What an identity may ask for. ``None`` means "not restricted by this identity"."""
+
+    app_ids: tuple[int, ...] | None = None
+    room_patterns: tuple[str, ...] | None = None  # fnmatch-style globs, e.g. "team-*"
+    publish: bool | None = None  # None: not restricted; False: never; True: allowed
+    stream_ids: tuple[str, ...] | None = None  # globs the requested stream IDs must match
+    max_ttl: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who is asking, as established by an authenticator."""
+
+    method: str  # "none", "api_key", "jwt", or a hook's name
+    subject: str  # safe for logs: a key's name or a JWT's subject, never a credential
+    user_id: str | None = None  # the only ZEGO user ID this identity may mint for; None: any
+    grants: Grants = field(default_factory=Grants)
+    claims: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRequest:
+    """A validated request for a token, before policy."""
+
+    app_id: int
+    user_id: str
+    ttl: int
+    room_id: str | None = None
+    login: bool = True
+    publish: bool = False
+    stream_ids: tuple[str, ...] | None = None
+    kind: TokenKind = "token"
+    user_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """Read-only facts about the HTTP request, for hooks and rate limits."""
+
+    client_ip: str
+    method: str
+    path: str
+    headers: Mapping[str, str]  # lower-case names; Authorization and Cookie removed
+
+
+class Authenticator(Protocol):
+    """One authentication mode.
+
+    Returns None when the request carries no credential this mode recognises (the next mode
+    is tried), an ``Identity`` when it does and it is valid, and raises ``HttpError`` (401, or
+    503 when a key source is unreachable) when it recognises the credential and refuses it.
+    """
+
+    name: str
+
+    async def authenticate(self, authorization: str | None, context: RequestContext) -> Identity | None: ...
+
+    async def ready(self) -> bool: ...
+
+
+class Decider(Protocol):
+    """A step after authentication: returns the (possibly narrowed) request or raises 403."""
+
+    async def decide(
+        self, identity: Identity, request: TokenRequest, context: RequestContext
+    ) -> TokenRequest: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RateDecision:
+    allowed: bool
+    limit: int
+    remaining: int
+    retry_after: int  # whole seconds until a request would be admitted; 0 when allowed
+
+
+class RateLimiter(Protocol):
+    async def hit(self, key: str, limit: int, window: int) -> RateDecision: ...
+
+    async def ready(self) -> bool: ...
+
+    async def close(self) -> None: ...
