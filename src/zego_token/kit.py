@@ -68,7 +68,7 @@ def kit_token_for_test(
     *,
     mode: Mode = "gcm",
 ) -> str:
-    """Mint a token and compose its kit token in one step (the UIKit's ForTest, done server-side)."""
+    """Mint a token and compose its kit token in one step (the UIKit's ForTest, server-side)."""
     _check_ascii(check_user_id(user_id), "user_id")
     _check_ascii(check_room_id(room_id), "room_id")
     token = generate_token04(app_id, user_id, secret, expire_seconds, mode=mode)
@@ -106,6 +106,7 @@ def parse_kit_token(kit_token: str) -> KitToken:
         isinstance(user_id, str)
         and isinstance(room_id, str)
         and isinstance(user_name, str)
+        and isinstance(app_id, int)
         and is_int(app_id)
     ):
         raise MalformedToken(
@@ -116,7 +117,11 @@ def parse_kit_token(kit_token: str) -> KitToken:
     except UnicodeDecodeError:
         raise MalformedToken("kit token userName is not valid percent-encoded UTF-8") from None
     return KitToken(
-        token=token, app_id=app_id, user_id=user_id, room_id=room_id, user_name=name  # type: ignore[arg-type]
+        token=token,
+        app_id=app_id,
+        user_id=user_id,
+        room_id=room_id,
+        user_name=name,
     )
 
 

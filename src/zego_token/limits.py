@@ -149,9 +149,7 @@ def follows_zego_id_rules(value: str) -> bool:
     return _ZEGO_ID_CHARS.fullmatch(value) is not None
 
 
-ZEGO_ID_RULE = (
-    "only digits, English letters and ~!@#$%^&*()_+=-`;',.<>/\\ are allowed"
-)
+ZEGO_ID_RULE = "only digits, English letters and ~!@#$%^&*()_+=-`;',.<>/\\ are allowed"
 
 
 def _utf8_size(value: str, name: str, code: int) -> int:

@@ -70,7 +70,9 @@ def parse_privileges(payload: str) -> Privileges:
     try:
         data = json.loads(payload)
     except (ValueError, RecursionError, TypeError):
-        raise InvalidPrivilegePayload("payload is not JSON, so it grants no room privileges") from None
+        raise InvalidPrivilegePayload(
+            "payload is not JSON, so it grants no room privileges"
+        ) from None
     if not isinstance(data, dict):
         raise InvalidPrivilegePayload("privilege payload must be a JSON object")
     room_id = data.get("room_id")

@@ -63,7 +63,7 @@ _dumps_str = json.JSONEncoder(ensure_ascii=False).encode
 
 @dataclass(frozen=True, slots=True)
 class Token04:
-    """The claims of a decoded token. ``privileges`` is None unless the payload is privilege JSON."""
+    """The claims of a decoded token; ``privileges`` is None unless the payload holds them."""
 
     app_id: int
     user_id: str
@@ -135,9 +135,7 @@ def encode_token04(
     if iv is None:
         iv = os.urandom(iv_size)
     elif not isinstance(iv, bytes) or len(iv) != iv_size:
-        raise InvalidParameter(
-            f"iv must be {iv_size} bytes for {mode} tokens", parameter="iv"
-        )
+        raise InvalidParameter(f"iv must be {iv_size} bytes for {mode} tokens", parameter="iv")
     plaintext = _plaintext(app_id, user_id, nonce, ctime, expire, payload)
     if mode == "gcm":
         sealed = _aesgcm(key).encrypt(iv, plaintext, None)
@@ -145,9 +143,7 @@ def encode_token04(
     else:
         sealed = _cbc_encrypt(key, iv, plaintext)
         tail = b""
-    body = b"".join(
-        (_HEAD.pack(expire, iv_size), iv, _U16.pack(len(sealed)), sealed, tail)
-    )
+    body = b"".join((_HEAD.pack(expire, iv_size), iv, _U16.pack(len(sealed)), sealed, tail))
     return VERSION + base64.b64encode(body).decode("ascii")
 
 

@@ -1,0 +1,25 @@
+"""Shared fixtures: the official generators' vectors from ../shared/vectors (read-only)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+VECTORS_DIR = ROOT.parent / "shared" / "vectors"
+SECRET = "0123456789abcdef0123456789abcdef"
+
+
+def load_vectors(name: str) -> list[dict[str, Any]]:
+    path = VECTORS_DIR / name
+    if not path.is_file():
+        pytest.fail(f"test vectors missing: {path} (the shared/ folder must sit beside the repo)")
+    return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def secret() -> str:
+    return SECRET
