@@ -36,6 +36,7 @@ from .limits import (
     INT32_MAX,
     INT32_MIN,
     INT64_MAX,
+    MAX_APP_ID,
     check_app_id,
     check_effective_time,
     check_int_range,
@@ -298,12 +299,17 @@ def _split(token: object) -> tuple[TokenHeader, bytes, bytes]:
             "only Token04 is supported"
         )
     try:
-        body = base64.b64decode(token[2:].encode("ascii"), validate=True)
+        encoded = token[2:].encode("ascii")
+        body = base64.b64decode(encoded, validate=True)
     except (binascii.Error, UnicodeEncodeError, ValueError):
         raise MalformedToken(
             "token is not valid base64 after its '04' prefix: it was truncated, altered, or "
             "URL-encoded on the way (decode '%2B' back to '+')"
         ) from None
+    if base64.b64encode(body) != encoded:
+        # Base64 lets the last character's spare bits vary; no generator sets them, so a
+        # token that does was edited, and refusing it makes every changed character count.
+        raise MalformedToken("token's base64 is not in canonical form: it was altered")
     if len(body) < _HEAD.size:
         raise MalformedToken("token is too short to hold a Token04 header: it was truncated")
     expire, iv_length = _HEAD.unpack_from(body)
@@ -373,6 +379,10 @@ def _claims(plaintext: bytes, mode: Mode) -> Token04:
         raise MalformedToken(
             "token's claims lack app_id, user_id, nonce, ctime or expire, or have the wrong "
             "types: it was not made by a Token04 generator"
+        )
+    if not 0 < fields["app_id"] <= MAX_APP_ID:  # type: ignore[operator]
+        raise MalformedToken(
+            f"token's app_id {fields['app_id']} is not a valid AppID (1..{MAX_APP_ID})"
         )
     return Token04(
         app_id=fields["app_id"],  # type: ignore[arg-type]
