@@ -10,8 +10,9 @@ import atheris
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 with atheris.instrument_imports():
-    import zego_token  # noqa: F401
     from targets import TARGETS
+
+    import zego_token  # noqa: F401
 
 
 def main() -> None:
