@@ -1,0 +1,107 @@
+"""Where the command line gets the ServerSecret: environment, file, stdin, or (warned) argument.
+
+Whatever the source, the secret is only checked by shape; messages name the source and the
+shape, never the value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+
+from ..errors import InvalidParameter
+from ..limits import check_secret
+from .errors import UsageError
+
+ENV_VAR = "ZEGO_SERVER_SECRET"
+# A ServerSecret is 32 characters; reading more than this from a file or pipe is a mistake.
+_READ_LIMIT = 4096
+
+SECRET_ARGUMENT_WARNING = (
+    "--secret puts the ServerSecret in your shell history and the process list; prefer "
+    f"{ENV_VAR}, --secret-file PATH or --secret-stdin"
+)
+
+
+def add_secret_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "ServerSecret",
+        f"read from ${ENV_VAR} unless one of these is given (never printed)",
+    )
+    sources = group.add_mutually_exclusive_group()
+    sources.add_argument(
+        "--secret-file", metavar="PATH", help="read the ServerSecret from this file"
+    )
+    sources.add_argument(
+        "--secret-stdin",
+        action="store_true",
+        help="read the ServerSecret from standard input (prompts without echo on a terminal)",
+    )
+    sources.add_argument(
+        "--secret",
+        metavar="VALUE",
+        help="the ServerSecret itself (warns: it shows in the process list and shell history)",
+    )
+
+
+def read_secret(args: argparse.Namespace, *, required: bool) -> str | None:
+    """The ServerSecret from the chosen source, checked; None when optional and absent."""
+    source, value = _raw_secret(args)
+    if value is None:
+        if required:
+            raise UsageError(
+                f"no ServerSecret: set {ENV_VAR}, or pass --secret-file PATH or --secret-stdin "
+                "(the 32-character ServerSecret from the ZEGOCLOUD console)"
+            )
+        return None
+    value = value.strip()
+    try:
+        check_secret(value)
+    except InvalidParameter as error:
+        raise UsageError(f"the ServerSecret from {source} is unusable: {error}") from None
+    return value
+
+
+def _raw_secret(args: argparse.Namespace) -> tuple[str, str | None]:
+    if args.secret is not None:
+        return "--secret", args.secret
+    if args.secret_file is not None:
+        return f"--secret-file {args.secret_file}", _read_file(args.secret_file)
+    if args.secret_stdin:
+        return "--secret-stdin", _read_stdin()
+    # An empty variable (`ZEGO_SERVER_SECRET= zego-token ...`) is the shell's way to unset it.
+    return ENV_VAR, os.environ.get(ENV_VAR) or None
+
+
+def _read_file(path: str) -> str:
+    try:
+        with open(path, "rb") as file:
+            data = file.read(_READ_LIMIT + 1)
+    except OSError as error:
+        raise UsageError(f"cannot read --secret-file {path}: {error.strerror or error}") from None
+    return _decode(data, f"--secret-file {path}")
+
+
+def _read_stdin() -> str:
+    if sys.stdin is None:
+        raise UsageError("--secret-stdin was given but there is no standard input")
+    if sys.stdin.isatty():
+        return getpass.getpass("ServerSecret: ")
+    return _decode(sys.stdin.buffer.read(_READ_LIMIT + 1), "--secret-stdin")
+
+
+def _decode(data: bytes, source: str) -> str:
+    if len(data) > _READ_LIMIT:
+        raise UsageError(
+            f"{source} holds more than {_READ_LIMIT} bytes; it should hold only the "
+            "32-character ServerSecret"
+        )
+    try:
+        return data.decode("ascii")
+    except UnicodeDecodeError:
+        raise UsageError(
+            f"the ServerSecret from {source} contains non-ASCII bytes; a ServerSecret is 32 "
+            "ASCII characters (copy it again from the ZEGOCLOUD console)"
+        ) from None
