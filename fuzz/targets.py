@@ -1,5 +1,8 @@
 """Coverage-guided fuzz targets (atheris): each parser may fail only with its documented errors.
 
+The library's parsers may raise only ``ZegoTokenError``; the server's configuration loader only
+``ConfigError``; its request parsing only a 4xx ``HttpError``.
+
 Run one with ``python fuzz/run.py TARGET SECONDS``; ``scripts/fuzz`` runs them all.
 """
 
@@ -7,15 +10,26 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
+import os
+import tempfile
 from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
 
 from zego_token import (
+    InvalidParameter,
     ZegoTokenError,
     decode_token04,
     generate_token04,
     parse_kit_token,
     parse_privileges,
 )
+from zego_token.server import config as server_config
+from zego_token.server.config import Overrides, Settings, load_settings
+from zego_token.server.contracts import ConfigError, HttpError, TokenKind, TokenRequest
+from zego_token.server.mint import Minter
+from zego_token.server.params import JSON_FIELDS, QUERY_NAMES, RequestParser
 
 SECRET = "0123456789abcdef0123456789abcdef"
 _VALID = generate_token04(1, "seed", SECRET, 3600)
@@ -62,10 +76,184 @@ def privilege_json(data: bytes) -> None:
         parse_privileges(data.decode("utf-8", "replace"))
 
 
+# -- the server's parsers ----------------------------------------------------------------------
+# Configuration may fail only with ConfigError (start-up stops with a message naming the key);
+# request parameters only with a 4xx HttpError, and whatever they accept must mint a token that
+# decodes to exactly what was asked for.
+
+_APP_ID = 1234567890
+_SECOND_APP = 987654321
+_BASE_ENV = {"ZEGO_APP_ID": str(_APP_ID), "ZEGO_SERVER_SECRET": SECRET}
+_CONFIG_DIR = tempfile.mkdtemp(prefix="zego-fuzz-config-")
+_CONFIG_FILE = os.path.join(_CONFIG_DIR, "config.toml")
+
+
+def _env_names() -> list[str]:
+    """Every ZEGO_TOKEN_<SECTION>_<KEY> the loader knows, so the fuzzer reaches the converters.
+
+    ZEGO_TOKEN_CONFIG and the *_FILE names are left out: they name files to read, and a
+    fuzzer must not wander the file system (a file of the wrong kind is tested by hand)."""
+    names = ["ZEGO_APP_ID", "ZEGO_SERVER_SECRET", "ZEGO_TOKEN_", "ZEGO_TOKEN_SERVER_X"]
+    sections: dict[str, dict[str, type]] = dict(server_config.OWN_FIELDS)
+    for ext in server_config.EXTENSIONS:
+        cls = ext.load_class()
+        sections[ext.section] = dict(getattr(cls, "FIELDS", {}))
+    for section, fields in sections.items():
+        for key in fields:
+            if not key.endswith("_file"):
+                names.append(f"ZEGO_TOKEN_{section.replace('.', '_')}_{key}".upper())
+    return names
+
+
+_ENV_NAMES = _env_names()
+
+
+def config_toml(data: bytes) -> None:
+    """Any bytes as the TOML configuration file (the environment holds a valid app)."""
+    with open(_CONFIG_FILE, "wb") as handle:
+        handle.write(data)
+    with contextlib.suppress(ConfigError):
+        load_settings(Overrides(config_file=_CONFIG_FILE), dict(_BASE_ENV))
+
+
+def config_env(data: bytes) -> None:
+    """Environment variables: known and unknown names, any values."""
+    import atheris
+
+    provider = atheris.FuzzedDataProvider(data)
+    env = dict(_BASE_ENV) if provider.ConsumeBool() else {}
+    for _ in range(provider.ConsumeIntInRange(0, 8)):
+        if provider.ConsumeProbability() < 0.9:
+            name = provider.PickValueInList(_ENV_NAMES)
+        else:
+            name = "ZEGO_TOKEN_" + provider.ConsumeUnicodeNoSurrogates(12).upper()
+        env[name] = provider.ConsumeUnicodeNoSurrogates(provider.ConsumeIntInRange(0, 64))
+    with contextlib.suppress(ConfigError):
+        load_settings(Overrides(), env)
+
+
+def _parser_settings() -> Settings:
+    config = os.path.join(_CONFIG_DIR, "parser.toml")
+    with open(config, "w", encoding="utf-8") as handle:
+        handle.write(f'[[apps]]\napp_id = {_SECOND_APP}\nsecret = "{SECRET[::-1]}"\n')
+    return load_settings(Overrides(config_file=config), dict(_BASE_ENV))
+
+
+_SETTINGS = _parser_settings()
+_PARSER = RequestParser(_SETTINGS)
+_MINTER = Minter(_SETTINGS)
+_SECRETS = {app.app_id: app.secret for app in _SETTINGS.apps}
+_KINDS: tuple[TokenKind, TokenKind] = ("token", "kit")
+
+
+def _accepted(request: TokenRequest) -> None:
+    """What the parser accepts mints, and the token says exactly what was asked for."""
+    try:
+        minted = _MINTER.mint(request)
+    except InvalidParameter:
+        return  # the app answers this one with 400 too
+    secret = _SECRETS[request.app_id]
+    claims = decode_token04(minted.token, secret, app_id=request.app_id, user_id=request.user_id)
+    if claims.expire - claims.ctime != request.ttl:
+        raise AssertionError("the token's lifetime is not the requested TTL")
+    privileges = claims.privileges
+    if request.room_id is None:
+        if privileges is not None:
+            raise AssertionError("a token without a room carries privileges")
+    elif privileges is None or (privileges.room_id, privileges.publish) != (
+        request.room_id,
+        request.publish,
+    ):
+        raise AssertionError("the token's privileges are not the requested ones")
+    if minted.kit_token is not None:
+        kit = parse_kit_token(minted.kit_token)
+        if (kit.user_id, kit.room_id) != (request.user_id, request.room_id):
+            raise AssertionError("the kit token names another user or room")
+
+
+def _parse(parse: Callable[[], TokenRequest]) -> None:
+    try:
+        request = parse()
+    except HttpError as error:
+        if not 400 <= error.status < 500:
+            raise AssertionError(f"a bad request got status {error.status}") from None
+        return
+    _accepted(request)
+
+
+_QUERY_NAMES = sorted({*QUERY_NAMES["kit"], "_", "userid", "UserID"})
+_VALUES = ["alice", "1", "0", "true", "3600", "86401", "59", "-1", "1e3", "NaN", str(_SECOND_APP)]
+
+
+def query_string(data: bytes) -> None:
+    """Any bytes as the query string, and a query built of the real names with any values."""
+    import atheris
+
+    kind = _KINDS[data[0] & 1] if data else "token"
+    _parse(lambda: _PARSER.from_query(data[1:], kind))
+    provider = atheris.FuzzedDataProvider(data)
+    pairs = []
+    for _ in range(provider.ConsumeIntInRange(0, 8)):
+        name = provider.PickValueInList(_QUERY_NAMES)
+        if provider.ConsumeBool():
+            value = provider.PickValueInList(_VALUES)
+        else:
+            value = provider.ConsumeUnicodeNoSurrogates(provider.ConsumeIntInRange(0, 80))
+        pairs.append((name, value))
+    # Percent-encoded as a browser sends it, or raw as a careless client does.
+    encoded = provider.ConsumeBool()
+    query = urlencode(pairs) if encoded else "&".join(f"{n}={v}" for n, v in pairs)
+    _parse(lambda: _PARSER.from_query(query.encode("utf-8", "surrogatepass"), kind))
+
+
+_JSON_NAMES = sorted({*JSON_FIELDS["kit"], "userID", "extra"})
+
+
+def _json_value(provider: Any, depth: int = 0) -> object:
+    choice = provider.ConsumeIntInRange(0, 8)
+    if choice == 0:
+        return provider.ConsumeInt(8)
+    if choice == 1:
+        return provider.ConsumeFloat()
+    if choice == 2:
+        return provider.ConsumeBool()
+    if choice == 3:
+        return None
+    if choice == 4 and depth < 3:
+        return [_json_value(provider, depth + 1) for _ in range(provider.ConsumeIntInRange(0, 4))]
+    if choice == 5:
+        return provider.PickValueInList(_VALUES)
+    if choice == 6:
+        return provider.ConsumeIntInRange(1, 100000)
+    return provider.ConsumeUnicodeNoSurrogates(provider.ConsumeIntInRange(0, 80))
+
+
+def json_body(data: bytes) -> None:
+    """Any bytes as the POST body, and JSON objects of the real fields with values of any type."""
+    import atheris
+
+    kind = _KINDS[data[0] & 1] if data else "token"
+    _parse(lambda: _PARSER.from_json(data[1:], kind))
+    provider = atheris.FuzzedDataProvider(data)
+    body = {
+        provider.PickValueInList(_JSON_NAMES): _json_value(provider)
+        for _ in range(provider.ConsumeIntInRange(0, 8))
+    }
+    if provider.ConsumeBool():
+        body.setdefault("user_id", provider.PickValueInList(_VALUES))
+    # Python's json writes NaN and Infinity as bare words; the parser must refuse them as TTLs.
+    text = json.dumps(body)
+    _parse(lambda: _PARSER.from_json(text.encode("utf-8", "surrogatepass"), kind))
+
+
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "token_text": token_text,
     "token_body": token_body,
     "token_mutation": token_mutation,
     "kit_token": kit_token,
     "privilege_json": privilege_json,
+    "config_toml": config_toml,
+    "config_env": config_env,
+    "query_string": query_string,
+    "json_body": json_body,
 }

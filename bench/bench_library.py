@@ -1,0 +1,303 @@
+"""Library throughput: zego-token's generate_token04 / decode_token04 against the official way.
+
+Tokens per second on one core (the process pins itself to one CPU), library and reference
+measured alternately (A B A B ...) so that a noisy neighbour hurts both alike; the table shows
+the median of the rounds and the spread of the per-round ratios. ``--profile`` adds where the
+library's time goes: pyinstrument's top frames and a step-by-step cost of the hot path.
+
+    .venv/bin/python bench/bench_library.py            # full run (about 2 minutes)
+    .venv/bin/python bench/bench_library.py --quick    # about a second, to check it works
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import secrets
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from time import perf_counter
+
+import report
+from reference_token04 import decode_reference, generate_reference
+
+from zego_token import Mode, decode_token04, generate_token04, privilege_payload
+
+APP_ID = 1234567890
+USER_ID = "user_0001"
+SECRET = "fa94dd0f974cf2e293728a526b028271"
+TTL = 3600
+# A strict token's payload as a caller would pass it; both sides get the same string.
+PRIVILEGES = privilege_payload("room-1", login=True, publish=True, stream_ids=["stream-1"])
+BATCH = 200  # calls between clock reads, so reading the clock costs nothing measurable
+
+Call = Callable[[], object]
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    library: Call
+    reference: Call
+    target: float | None  # minimum library/reference ratio the issue asks for
+
+
+@dataclass(frozen=True)
+class Result:
+    case: Case
+    library_rates: list[float]
+    reference_rates: list[float]
+
+    @property
+    def library(self) -> float:
+        return report.median(self.library_rates)
+
+    @property
+    def reference(self) -> float:
+        return report.median(self.reference_rates)
+
+    @property
+    def ratio(self) -> float:
+        return self.library / self.reference
+
+    @property
+    def ratios(self) -> list[float]:
+        return [a / b for a, b in zip(self.library_rates, self.reference_rates, strict=True)]
+
+
+def cases() -> list[Case]:
+    def gen(payload: str, mode: Mode, target: float | None) -> Case:
+        label = f"generate {mode}" + (" + privileges" if payload else "")
+        return Case(
+            label,
+            lambda: generate_token04(APP_ID, USER_ID, SECRET, TTL, payload, mode=mode),
+            lambda: generate_reference(APP_ID, USER_ID, SECRET, TTL, payload, mode),
+            target,
+        )
+
+    def dec(payload: str, mode: Mode) -> Case:
+        token = generate_token04(APP_ID, USER_ID, SECRET, TTL, payload, mode=mode)
+        label = f"decode {mode}" + (" + privileges" if payload else "")
+        return Case(
+            label,
+            lambda: decode_token04(token, SECRET),
+            lambda: decode_reference(token, SECRET),
+            3.0,
+        )
+
+    return [
+        gen("", "gcm", 5.0),
+        gen(PRIVILEGES, "gcm", 5.0),
+        gen("", "cbc", None),
+        gen(PRIVILEGES, "cbc", None),
+        dec("", "gcm"),
+        dec(PRIVILEGES, "gcm"),
+        dec("", "cbc"),
+        dec(PRIVILEGES, "cbc"),
+    ]
+
+
+def rate(call: Call, seconds: float) -> float:
+    """Calls per second of ``call`` over at least ``seconds``."""
+    calls = 0
+    start = perf_counter()
+    deadline = start + seconds
+    while True:
+        for _ in range(BATCH):
+            call()
+        calls += BATCH
+        now = perf_counter()
+        if now >= deadline:
+            return calls / (now - start)
+
+
+def measure(case: Case, seconds: float, rounds: int) -> Result:
+    library: list[float] = []
+    reference: list[float] = []
+    for _ in range(rounds):
+        library.append(rate(case.library, seconds))
+        reference.append(rate(case.reference, seconds))
+    return Result(case, library, reference)
+
+
+def results_table(results: list[Result]) -> str:
+    rows = []
+    for r in results:
+        if r.case.target is None:
+            verdict = "-"
+        elif r.ratio >= r.case.target:
+            verdict = "met"
+        else:
+            verdict = f"missed by {(1 - r.ratio / r.case.target) * 100:.0f}%"
+        rows.append(
+            (
+                r.case.name,
+                report.count(r.library),
+                report.count(r.reference),
+                report.ratio(r.ratio),
+                f"{min(r.ratios):.2f}-{max(r.ratios):.2f}",
+                f">= {r.case.target:.0f}x" if r.case.target else "-",
+                verdict,
+            )
+        )
+    return report.table(
+        (
+            "operation",
+            "zego-token tokens/s",
+            "reference tokens/s",
+            "ratio",
+            "ratio range",
+            "target",
+            "result",
+        ),
+        rows,
+    )
+
+
+def pin_to_one_cpu(cpu: int | None) -> int:
+    allowed = sorted(os.sched_getaffinity(0))
+    chosen = allowed[-1] if cpu is None else cpu
+    os.sched_setaffinity(0, {chosen})
+    return chosen
+
+
+# --- where the time goes ----------------------------------------------------------------------
+
+
+def profile_top_frames(call: Call, seconds: float, top: int) -> str:
+    """pyinstrument's view: the frames with the most self time while ``call`` runs in a loop.
+
+    Time in C or Rust code (AES, base64, json) counts as the self time of the Python frame
+    that called it; the step table below splits those out.
+    """
+    try:
+        from pyinstrument import Profiler
+    except ImportError:
+        sys.exit("bench_library: --profile needs pyinstrument: .venv/bin/pip install pyinstrument")
+    profiler = Profiler(interval=0.0002)
+    profiler.start()
+    rate(call, seconds)
+    profiler.stop()
+    root = profiler.last_session.root_frame() if profiler.last_session else None
+    if root is None:
+        return "(no samples)"
+    own: dict[str, float] = {}
+    stack = [root]
+    while stack:
+        frame = stack.pop()
+        children = frame.children
+        stack.extend(children)
+        self_time = frame.time - sum(c.time for c in children)
+        # pyinstrument files a function's own time under a synthetic "[self]" child.
+        named = frame.parent if frame.is_synthetic and frame.parent else frame
+        where = f"{named.function} ({named.file_path_short}:{named.line_no})"
+        own[where] = own.get(where, 0.0) + self_time
+    total = root.time or 1.0
+    ranked = sorted(own.items(), key=lambda kv: kv[1], reverse=True)[:top]
+    return report.table(
+        ("frame (function, file:first line)", "self time %"),
+        [(where, f"{t / total * 100:.1f}") for where, t in ranked],
+    )
+
+
+def step_costs(seconds: float) -> str:
+    """The hot path cut into its steps, each timed alone, in ns per call."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    from zego_token import limits, token04
+
+    key = SECRET.encode()
+    nonce12 = os.urandom(12)
+    now = int(time.time())
+    plaintext = token04._plaintext(APP_ID, USER_ID, 1, now, now + TTL, "")
+    aead = token04._aesgcm(key)
+    sealed = aead.encrypt(nonce12, plaintext, None)
+    gcm_token = generate_token04(APP_ID, USER_ID, SECRET, TTL)
+    cbc_token = generate_token04(APP_ID, USER_ID, SECRET, TTL, mode="cbc")
+    _, cbc_iv, cbc_sealed = token04._split(cbc_token)
+    body = token04._HEAD.pack(now, 12) + nonce12 + token04._U16.pack(len(sealed)) + sealed
+
+    def checks() -> None:
+        limits.check_app_id(APP_ID)
+        limits.check_user_id(USER_ID)
+        limits.check_secret(SECRET)
+
+    steps: list[tuple[str, str, Call]] = [
+        ("generate gcm", "whole call", lambda: generate_token04(APP_ID, USER_ID, SECRET, TTL)),
+        ("generate gcm", "check app_id, user_id, secret", checks),
+        ("generate gcm", "nonce: secrets.randbits(32)", lambda: secrets.randbits(32)),
+        ("generate gcm", "IV: os.urandom(12)", lambda: os.urandom(12)),
+        (
+            "generate gcm",
+            "claims JSON: _plaintext()",
+            lambda: token04._plaintext(APP_ID, USER_ID, 1, now, now + TTL, ""),
+        ),
+        (
+            "generate gcm",
+            "AESGCM.encrypt (cached key)",
+            lambda: aead.encrypt(nonce12, plaintext, None),
+        ),
+        ("generate gcm", "base64 + str", lambda: base64.b64encode(body).decode("ascii")),
+        ("decode gcm", "whole call", lambda: decode_token04(gcm_token, SECRET)),
+        ("decode gcm", "layout: _split()", lambda: token04._split(gcm_token)),
+        ("decode gcm", "AESGCM.decrypt (cached key)", lambda: aead.decrypt(nonce12, sealed, None)),
+        ("decode gcm", "claims: _claims()", lambda: token04._claims(plaintext, "gcm")),
+        ("decode gcm", "json.loads alone", lambda: json.loads(plaintext)),
+        ("decode cbc", "whole call", lambda: decode_token04(cbc_token, SECRET)),
+        ("decode cbc", "layout: _split()", lambda: token04._split(cbc_token)),
+        ("decode cbc", "_cbc_decrypt()", lambda: token04._cbc_decrypt(key, cbc_iv, cbc_sealed)),
+        (
+            "decode cbc",
+            "of which Cipher(...).decryptor()",
+            lambda: Cipher(algorithms.AES(key), modes.CBC(cbc_iv)).decryptor(),
+        ),
+        ("decode cbc", "claims: _claims()", lambda: token04._claims(plaintext, "cbc")),
+    ]
+    rows = [(op, step, f"{1e9 / rate(call, seconds):,.0f}") for op, step, call in steps]
+    return report.table(("operation", "step", "ns per call"), rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--seconds", type=float, default=1.5, help="seconds per measurement (default 1.5)"
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="A B rounds per case (default 5)")
+    parser.add_argument("--quick", action="store_true", help="a one-second check that it works")
+    parser.add_argument("--cpu", type=int, help="CPU to pin to (default: the last allowed one)")
+    parser.add_argument("--profile", action="store_true", help="add top frames and step costs")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.seconds, args.rounds = 0.02, 2
+    if args.seconds <= 0 or args.rounds < 1:
+        parser.error("--seconds must be positive and --rounds at least 1")
+
+    cpu = pin_to_one_cpu(args.cpu)
+    print("## Library: tokens per second on one core\n")
+    print("\n".join(report.machine_lines()))
+    print(f"- pinned to CPU {cpu}; {args.rounds} rounds of {args.seconds:g} s per side, A B A B")
+    print(f"- command: `{' '.join(['.venv/bin/python', *sys.argv])}`\n")
+    results = [measure(case, args.seconds, args.rounds) for case in cases()]
+    print(results_table(results))
+    if args.profile:
+        profile_seconds = max(args.seconds * 2, 0.05)
+        gcm_token = generate_token04(APP_ID, USER_ID, SECRET, TTL)
+        cbc_token = generate_token04(APP_ID, USER_ID, SECRET, TTL, mode="cbc")
+        for label, call in (
+            ("generate gcm", lambda: generate_token04(APP_ID, USER_ID, SECRET, TTL)),
+            ("decode gcm", lambda: decode_token04(gcm_token, SECRET)),
+            ("decode cbc", lambda: decode_token04(cbc_token, SECRET)),
+        ):
+            print(f"\n### pyinstrument: {label}, top frames by self time\n")
+            print(profile_top_frames(call, profile_seconds, top=8))
+        print("\n### Step costs of the hot path\n")
+        print(step_costs(max(args.seconds / 3, 0.01)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

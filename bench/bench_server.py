@@ -1,0 +1,164 @@
+"""Server throughput and latency: ``zego-token serve`` against a bare Node.js ``http`` cluster.
+
+Both servers run at once on loopback with the same worker count (default: one per core) and
+API-key auth; wrk loads one at a time, alternating A B A B for several rounds, with the same
+request (GET /api/token?userID=..&expired_ts=.. with a Bearer key). Prints per-round numbers,
+the medians and the ratios; compare numbers only within one run.
+
+    .venv/bin/python bench/bench_server.py             # 3 rounds of 10 s per server
+    .venv/bin/python bench/bench_server.py --quick     # one 1-second round, to check it works
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import report
+import servers
+import wrk
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10, help="seconds per wrk run (10)")
+    parser.add_argument("--rounds", type=int, default=3, help="A B rounds (3)")
+    parser.add_argument("--warmup", type=int, default=3, help="seconds of warm-up per server (3)")
+    parser.add_argument("--connections", type=int, default=64, help="wrk connections (64)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (2)")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="workers per server (cores)"
+    )
+    parser.add_argument("--quick", action="store_true", help="one 1-second round, no warm-up")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.seconds, args.rounds, args.warmup = 1, 1, 0
+    if args.seconds < 1 or args.rounds < 1 or args.workers < 1:
+        parser.error("--seconds, --rounds and --workers must be at least 1")
+
+    print("## Server: requests per second and latency, zego-token vs Node.js cluster\n")
+    print("\n".join(report.machine_lines()))
+    print(
+        f"- {args.workers} workers each; wrk -t{args.threads} -c{args.connections} "
+        f"-d{args.seconds}s --latency; {args.rounds} rounds A B A B after "
+        f"{args.warmup} s warm-up each"
+    )
+    print(f"- command: `{' '.join(['.venv/bin/python', *sys.argv])}`\n")
+
+    api_key = servers.new_api_key()
+    headers = {"Authorization": f"Bearer {api_key}"}
+    runs: list[tuple[int, str, wrk.WrkResult]] = []
+    with tempfile.TemporaryDirectory(prefix="zego-bench-") as tmp:
+        workdir = Path(tmp)
+        with (
+            servers.run_ours(args.workers, workdir, api_key) as ours,
+            servers.run_node(args.workers, workdir, api_key) as node,
+        ):
+            contenders = (ours, node)
+            if args.warmup:
+                for server in contenders:
+                    wrk.run(server.token_url, seconds=args.warmup, headers=headers)
+            for round_no in range(1, args.rounds + 1):
+                for server in contenders:
+                    result = wrk.run(
+                        server.token_url,
+                        seconds=args.seconds,
+                        connections=args.connections,
+                        threads=args.threads,
+                        headers=headers,
+                    )
+                    runs.append((round_no, server.name, result))
+            metrics_status, metrics = servers.get(ours.base_url + "/metrics", api_key)
+            alive = [s.name for s in contenders if s.process.poll() is None]
+        # One JSON line per request is the production log level's cost; count that it was paid.
+        with ours.log.open(errors="replace") as log:
+            access_lines = sum('"msg":"request"' in line for line in log)
+
+    print(rounds_table(runs))
+    print()
+    print(summary(runs, "zego-token", "node"))
+    sent = sum(r.requests for _, name, r in runs if name == ours.name)
+    print(
+        f"\n- zego-token wrote {access_lines:,} JSON access-log lines for the "
+        f"{sent:,} measured requests (plus warm-up); /metrics answered {metrics_status} "
+        f"with {len(metrics):,} bytes; still running at the end: {', '.join(alive) or 'none'}"
+    )
+    return 0
+
+
+def rounds_table(runs: list[tuple[int, str, wrk.WrkResult]]) -> str:
+    rows = [
+        (
+            n,
+            name,
+            report.count(r.requests_per_s),
+            f"{r.p50_ms:.2f}",
+            f"{r.p99_ms:.2f}",
+            report.count(r.requests),
+            r.non_2xx,
+            r.socket_errors,
+        )
+        for n, name, r in runs
+    ]
+    return report.table(
+        ("round", "server", "req/s", "p50 ms", "p99 ms", "requests", "non-2xx", "socket errors"),
+        rows,
+    )
+
+
+def summary(runs: list[tuple[int, str, wrk.WrkResult]], ours: str, baseline: str) -> str:
+    def of(name: str) -> list[wrk.WrkResult]:
+        return [r for _, n, r in runs if n == name]
+
+    a, b = of(ours), of(baseline)
+    rps_a = report.median([r.requests_per_s for r in a])
+    rps_b = report.median([r.requests_per_s for r in b])
+    p99_a = report.median([r.p99_ms for r in a])
+    p99_b = report.median([r.p99_ms for r in b])
+    errors_a = sum(r.errors for r in a)
+    errors_b = sum(r.errors for r in b)
+    per_round = [x.requests_per_s / y.requests_per_s for x, y in zip(a, b, strict=True)]
+    rows = [
+        (
+            name,
+            report.count(report.median([r.requests_per_s for r in rs])),
+            f"{report.median([r.p50_ms for r in rs]):.2f}",
+            f"{report.median([r.p99_ms for r in rs]):.2f}",
+            sum(r.errors for r in rs),
+        )
+        for name, rs in ((ours, a), (baseline, b))
+    ]
+    medians = report.table(
+        ("server (median of rounds)", "req/s", "p50 ms", "p99 ms", "errors"), rows
+    )
+    rps_ratio = rps_a / rps_b
+    p99_ratio = p99_a / p99_b
+    verdicts = report.table(
+        ("target", "measured", "result"),
+        [
+            (
+                f"req/s {ours}/{baseline} >= 1.0",
+                f"{rps_ratio:.2f} (rounds {', '.join(f'{x:.2f}' for x in per_round)})",
+                _verdict(rps_ratio >= 1.0),
+            ),
+            (
+                f"p99 {ours}/{baseline} <= 1.0",
+                f"{p99_ratio:.2f}",
+                _verdict(p99_ratio <= 1.0),
+            ),
+            (f"errors on {ours} = 0", str(errors_a), _verdict(errors_a == 0)),
+            (f"errors on {baseline} = 0", str(errors_b), _verdict(errors_b == 0)),
+        ],
+    )
+    return medians + "\n\n" + verdicts
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "missed"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,279 @@
+"""Start the two token servers the benchmarks compare, on loopback, and look inside them.
+
+Both run with API-key auth on the same AppID and ServerSecret, one worker per core unless told
+otherwise: ours (``zego-token serve``: metrics on, in-memory rate limit set too high to
+trigger, production log level) and the Node.js cluster in ``node_server.js``. Before any load,
+each must answer a real request with a token this library decodes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from zego_token import decode_token04
+
+BENCH_DIR = Path(__file__).resolve().parent
+APP_ID = 1234567890
+# A throwaway ServerSecret: tokens minted here are never sent to ZEGOCLOUD.
+SECRET = "9f2c4e1a7b3d5f60a8c2e4b6d8f0a1c3"
+USER_ID = "bench_user"
+TTL = 3600
+TOKEN_PATH = f"/api/token?userID={USER_ID}&expired_ts={TTL}"
+START_TIMEOUT = 30.0
+# Far above anything wrk can send in a window, so the limiter counts every request but never
+# refuses one.
+RATE_LIMIT = 1_000_000_000
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen[bytes]
+    base_url: str
+    log: Path
+
+    @property
+    def token_url(self) -> str:
+        return self.base_url + TOKEN_PATH
+
+    def pids(self) -> list[int]:
+        """The main process and every process under it (the workers)."""
+        return process_tree(self.process.pid)
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+def new_api_key() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def key_hash(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def free_port() -> int:
+    # The port is free now; the server binds it a moment later (a benign race on loopback).
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def ours_config(api_key: str) -> str:
+    """The TOML for our server (keys in docs/configuration.md): API-key auth with the key's
+    SHA-256, both in-memory rate limits on but out of reach, JSON logs at the production level.
+    Metrics need no key: /metrics is always served."""
+    return f"""\
+[auth]
+modes = ["api_key"]
+
+[[auth.api_keys]]
+name = "bench"
+sha256 = "{key_hash(api_key)}"
+
+[rate_limit]
+per_identity = {RATE_LIMIT}
+per_ip = {RATE_LIMIT}
+window = 60
+
+[logging]
+level = "info"
+format = "json"
+"""
+
+
+@contextlib.contextmanager
+def run_ours(workers: int, workdir: Path, api_key: str) -> Iterator[Server]:
+    config = workdir / "zego-token.toml"
+    config.write_text(ours_config(api_key))
+    port = free_port()
+    command = [
+        str(Path(sys.executable).parent / "zego-token"),
+        "serve",
+        "--config",
+        str(config),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
+    env = {**os.environ, "ZEGO_APP_ID": str(APP_ID), "ZEGO_SERVER_SECRET": SECRET}
+    log = workdir / "ours.log"
+    with _started("zego-token", command, env, log) as process:
+        server = Server("zego-token", process, f"http://127.0.0.1:{port}", log)
+        _wait_until(server, lambda: _status(server.base_url + "/healthz") == 200)
+        _check_token(server, api_key)
+        yield server
+
+
+@contextlib.contextmanager
+def run_node(workers: int, workdir: Path, api_key: str) -> Iterator[Server]:
+    node = shutil.which("node")
+    if node is None:
+        raise RuntimeError("node is not installed: apt-get install nodejs (scripts/bootstrap)")
+    env = {
+        **os.environ,
+        "ZEGO_APP_ID": str(APP_ID),
+        "ZEGO_SERVER_SECRET": SECRET,
+        "API_KEY_SHA256": key_hash(api_key),
+        "HOST": "127.0.0.1",
+        "PORT": "0",
+        "WORKERS": str(workers),
+    }
+    log = workdir / "node.log"
+    with _started("node", [node, str(BENCH_DIR / "node_server.js")], env, log) as process:
+        server = Server("node", process, "", log)
+
+        def announced() -> bool:
+            for line in log.read_text(errors="replace").splitlines():
+                if line.startswith("listening "):
+                    server.base_url = line.split(" ", 1)[1].strip()
+                    return True
+            return False
+
+        _wait_until(server, announced)
+        _check_token(server, api_key)
+        yield server
+
+
+@contextlib.contextmanager
+def _started(
+    name: str, command: list[str], env: dict[str, str], log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            command, stdout=sink, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+    try:
+        yield process
+    finally:
+        _stop(process)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the server's own process group (it was started in a new session), then wait."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
+    # Workers that outlive their main process would keep the port and the CPU busy.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def _wait_until(server: Server, ready: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(
+                f"{server.name} exited with {server.process.returncode} during start-up:\n"
+                f"{server.log_tail()}"
+            )
+        if ready():
+            return
+        time.sleep(0.1)
+    raise RuntimeError(
+        f"{server.name} did not start in {START_TIMEOUT:.0f} s:\n{server.log_tail()}"
+    )
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            status: int = response.status
+            return status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return 0
+
+
+def _check_token(server: Server, api_key: str) -> None:
+    """Both servers must answer the benchmarked request with a token that decodes right."""
+    request = urllib.request.Request(
+        server.token_url, headers={"Authorization": f"Bearer {api_key}"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        body = json.loads(response.read())
+    claims = decode_token04(body["token"], SECRET, app_id=APP_ID, user_id=USER_ID)
+    if claims.mode != "gcm" or body["expire"] != claims.expire:
+        raise RuntimeError(f"{server.name} answered a token that is not the benchmarked one")
+
+
+def get(url: str, api_key: str | None = None) -> tuple[int, bytes]:
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+# --- processes --------------------------------------------------------------------------------
+
+
+def process_tree(root: int) -> list[int]:
+    """``root`` and its descendants, found through /proc (parent IDs in /proc/PID/stat)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # The command name sits in parentheses and may hold spaces; the fields after it don't.
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        parents.setdefault(ppid, []).append(int(entry.name))
+    tree, queue = [], [root]
+    while queue:
+        pid = queue.pop(0)
+        tree.append(pid)
+        queue.extend(sorted(parents.get(pid, [])))
+    return tree
+
+
+def rss_kib(pid: int) -> int:
+    """Resident set size from /proc/PID/status (VmRSS), in KiB; 0 if the process is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def command_name(pid: int) -> str:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "?"
+    return " ".join(Path(a.decode(errors="replace")).name for a in raw[:3] if a)

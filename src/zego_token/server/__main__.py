@@ -1,0 +1,21 @@
+"""``python -m zego_token.server``: the same as ``zego-token serve``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .cli import add_serve_arguments, run_serve
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m zego_token.server",
+        description="Serve ZEGO tokens over HTTP: GET /api/token?userID=...&expired_ts=3600",
+    )
+    add_serve_arguments(parser)
+    return run_serve(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,149 @@
+"""Who is asking: the ``none`` and ``api_key`` authenticators, and the chain that tries modes.
+
+The chain asks each configured mode in order; the first that recognises the credential
+decides. A refusal is a 401 ``HttpError`` whose code says why (it also labels
+``zego_auth_failures_total``); a message never repeats the credential.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable, Sequence
+
+from .config import ApiKey
+from .contracts import Authenticator, Grants, HttpError, Identity, RequestContext
+
+ANONYMOUS = Identity(method="none", subject="anonymous")
+_BEARER = "bearer "
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The credential of an ``Authorization: Bearer <credential>`` header, else None."""
+    if authorization is None or len(authorization) < 8:
+        return None
+    if authorization[:7].lower() != _BEARER:
+        return None
+    return authorization[7:].strip() or None
+
+
+def looks_like_jwt(credential: str) -> bool:
+    # Three base64url segments: leave it to the jwt mode even when api_key comes first.
+    return credential.count(".") == 2 and credential.startswith("eyJ")
+
+
+class NoAuth:
+    """Mode ``none``: everyone is the anonymous identity. For local development only."""
+
+    name = "none"
+
+    async def authenticate(
+        self, authorization: str | None, context: RequestContext
+    ) -> Identity | None:
+        return ANONYMOUS
+
+    async def ready(self) -> bool:
+        return True
+
+
+class ApiKeyAuth:
+    """Mode ``api_key``: ``Authorization: Bearer <key>`` against SHA-256 digests.
+
+    The presented key is hashed once and compared with every configured digest in constant
+    time, without stopping at the first match, so timing says nothing about which key is near.
+    """
+
+    name = "api_key"
+
+    def __init__(self, keys: Sequence[ApiKey]) -> None:
+        self._keys = tuple(
+            (key.digest, Identity(method="api_key", subject=key.name, grants=key.grants))
+            for key in keys
+        )
+
+    async def authenticate(
+        self, authorization: str | None, context: RequestContext
+    ) -> Identity | None:
+        credential = bearer_token(authorization)
+        if credential is None or looks_like_jwt(credential):
+            return None
+        digest = hashlib.sha256(credential.encode("utf-8", "surrogateescape")).digest()
+        found: Identity | None = None
+        for stored, identity in self._keys:
+            if hmac.compare_digest(digest, stored):
+                found = identity
+        if found is None:
+            raise HttpError(
+                401,
+                "invalid_api_key",
+                "the API key in the Authorization header is not one this server knows; check "
+                "the key, or ask the server's operator for one",
+                headers={"www-authenticate": 'Bearer error="invalid_token"'},
+            )
+        return found
+
+    async def ready(self) -> bool:
+        return True
+
+
+class AuthChain:
+    """The configured modes, tried in order. ``on_failure(reason)`` counts each 401."""
+
+    def __init__(
+        self,
+        authenticators: Sequence[Authenticator],
+        on_failure: Callable[[str], None] = lambda reason: None,
+    ) -> None:
+        if not authenticators:
+            raise ValueError("at least one authenticator is needed")
+        self.authenticators = tuple(authenticators)
+        self._on_failure = on_failure
+        self._single = self.authenticators[0] if len(self.authenticators) == 1 else None
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.authenticators)
+
+    async def authenticate(self, authorization: str | None, context: RequestContext) -> Identity:
+        try:
+            if self._single is not None:
+                identity = await self._single.authenticate(authorization, context)
+            else:
+                identity = None
+                for authenticator in self.authenticators:
+                    identity = await authenticator.authenticate(authorization, context)
+                    if identity is not None:
+                        break
+        except HttpError as exc:
+            if exc.status == 401:
+                self._on_failure(exc.code)
+            raise
+        if identity is None:
+            if authorization is None:
+                code = "missing_credentials"
+                message = (
+                    "this server needs credentials: send Authorization: Bearer <API key or "
+                    f"token> (accepted: {', '.join(self.modes)})"
+                )
+            else:
+                code = "unsupported_credentials"
+                message = (
+                    "the Authorization header is not a credential this server accepts: send "
+                    f"Authorization: Bearer <API key or token> (accepted: {', '.join(self.modes)})"
+                )
+            self._on_failure(code)
+            raise HttpError(401, code, message, headers={"www-authenticate": "Bearer"})
+        return identity
+
+    async def ready(self) -> dict[str, bool]:
+        result = {}
+        for authenticator in self.authenticators:
+            try:
+                result[f"auth.{authenticator.name}"] = bool(await authenticator.ready())
+            except Exception:
+                result[f"auth.{authenticator.name}"] = False
+        return result
+
+
+def api_key_grants(key: ApiKey) -> Grants:
+    return key.grants

@@ -1,0 +1,485 @@
+"""The ``jwt`` authentication mode: the caller holds the business app's session JWT.
+
+Verification is PyJWT's; this module only chooses the key (shared secret, PEM public key or a
+JWKS fetched with PyJWT's client and cached here), turns each refusal into a distinct 401 code,
+and reads the ZEGO user ID and the optional grants out of the claims.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+import jwt
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+from ._fields import positive, read_fields
+from .contracts import ConfigError, Grants, HttpError, Identity, RequestContext
+
+log = logging.getLogger("zego_token.server.auth_jwt")
+
+SECTION = "auth.jwt"
+HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+PUBLIC_KEY_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+# RFC 7518 3.2: an HMAC key must be at least as long as the hash output.
+_HMAC_MIN_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
+# The JWK key type each public-key algorithm needs; a JWKS key of another type never applies.
+_KEY_TYPES = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
+# Three base64url parts; the signature may be empty (that is how `alg: none` tokens look, and
+# they must be recognised to be refused by name rather than handed to the next mode).
+_JWT_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+
+
+@dataclass(frozen=True)
+class JwtSettings:
+    """The ``[auth.jwt]`` section. Exactly one key source: a secret, a PEM file or a JWKS URL."""
+
+    FIELDS: ClassVar[dict[str, type]] = {
+        "algorithms": list,
+        "issuer": str,
+        "audience": list,
+        "secret_file": str,
+        "secret_env": str,
+        "public_key_file": str,
+        "jwks_url": str,
+        "leeway": int,
+        "user_id_claim": str,
+        "rooms_claim": str,
+        "publish_claim": str,
+        "stream_ids_claim": str,
+        "max_ttl_claim": str,
+        "max_token_bytes": int,
+        "jwks_cache_seconds": int,
+        "jwks_refresh_interval": int,
+        "jwks_timeout": float,
+    }
+
+    algorithms: tuple[str, ...]
+    issuer: str
+    audience: tuple[str, ...]
+    secret_file: str = ""
+    secret_env: str = ""
+    public_key_file: str = ""
+    jwks_url: str = ""
+    leeway: int = 30
+    user_id_claim: str = "sub"
+    rooms_claim: str = ""
+    publish_claim: str = ""
+    stream_ids_claim: str = ""
+    max_ttl_claim: str = ""
+    max_token_bytes: int = 8192
+    jwks_cache_seconds: int = 300
+    jwks_refresh_interval: int = 30
+    jwks_timeout: float = 5.0
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, object]) -> JwtSettings:
+        values = read_fields(SECTION, data, cls.FIELDS)
+        for required in ("algorithms", "issuer", "audience"):
+            if not values.get(required):
+                raise ConfigError(
+                    f"{SECTION}.{required}",
+                    "is required: tokens are accepted only for an explicit "
+                    + {
+                        "algorithms": 'list of algorithms, e.g. ["RS256"]',
+                        "issuer": "issuer (the iss claim your identity provider writes)",
+                        "audience": "audience (the aud claim meant for this server)",
+                    }[required],
+                )
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings._validate()
+        return settings
+
+    def _validate(self) -> None:
+        sources = [
+            name
+            for name in ("secret_file", "secret_env", "public_key_file", "jwks_url")
+            if getattr(self, name)
+        ]
+        if len(sources) != 1:
+            raise ConfigError(
+                f"{SECTION}.{sources[1] if len(sources) > 1 else 'jwks_url'}",
+                "set exactly one key source: secret_file or secret_env (HS256/384/512), "
+                f"public_key_file (PEM) or jwks_url; got {', '.join(sources) or 'none'}",
+            )
+        hmac_key = sources[0] in ("secret_file", "secret_env")
+        for algorithm in self.algorithms:
+            if algorithm.lower() == "none":
+                raise ConfigError(
+                    f"{SECTION}.algorithms", '"none" is never allowed: it accepts unsigned tokens'
+                )
+            if algorithm not in HMAC_ALGORITHMS | PUBLIC_KEY_ALGORITHMS:
+                raise ConfigError(
+                    f"{SECTION}.algorithms",
+                    f"unknown algorithm {algorithm!r}; use HS256/384/512, RS*, PS*, ES* or EdDSA",
+                )
+            if hmac_key != (algorithm in HMAC_ALGORITHMS):
+                # Mixing them is the algorithm-confusion hole: a public key used as an HMAC
+                # secret lets anyone who has the public key sign tokens.
+                raise ConfigError(
+                    f"{SECTION}.algorithms",
+                    f"{algorithm} does not fit the key source {sources[0]}: HS* algorithms need "
+                    "a shared secret, the others a public key (PEM or JWKS), never both",
+                )
+        if self.jwks_url and not self.jwks_url.startswith(("https://", "http://")):
+            raise ConfigError(f"{SECTION}.jwks_url", "must be an https:// (or http://) URL")
+        if self.leeway < 0 or self.leeway > 600:
+            raise ConfigError(f"{SECTION}.leeway", "must be 0..600 seconds")
+        positive(f"{SECTION}.max_token_bytes", self.max_token_bytes)
+        positive(f"{SECTION}.jwks_cache_seconds", self.jwks_cache_seconds)
+        positive(f"{SECTION}.jwks_timeout", self.jwks_timeout)
+        if self.jwks_refresh_interval < 0:
+            raise ConfigError(f"{SECTION}.jwks_refresh_interval", "must be 0 or more seconds")
+        if not self.user_id_claim:
+            raise ConfigError(f"{SECTION}.user_id_claim", "must name a claim, e.g. sub")
+
+
+def bearer_jwt(authorization: str | None) -> str | None:
+    """The JWT in ``Authorization: Bearer <jwt>``, or None when the header holds something else."""
+    if not authorization:
+        return None
+    scheme, _, credential = authorization.strip().partition(" ")
+    credential = credential.strip()
+    if scheme.lower() != "bearer" or _JWT_SHAPE.fullmatch(credential) is None:
+        return None
+    return credential
+
+
+def _refuse(code: str, message: str) -> HttpError:
+    return HttpError(
+        401, code, message, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
+    )
+
+
+class JwksKeys:
+    """Signing keys from a JWKS URL: cached, refreshed on an unknown ``kid`` at most once per
+    ``refresh_interval``, and kept (stale) when the endpoint goes down, so that an outage of the
+    identity provider refuses only tokens signed with keys this process has never seen."""
+
+    def __init__(self, url: str, *, lifespan: float, refresh_interval: float, timeout: float):
+        # PyJWKClient does the fetching (http(s) only, no redirects, timeout); the cache is ours
+        # because its own cache forgets keys when a refresh fails.
+        self._client = jwt.PyJWKClient(url, cache_jwk_set=False, timeout=timeout)
+        self._lifespan = lifespan
+        self._refresh_interval = refresh_interval
+        self._keys: dict[str, dict[str, Any]] = {}
+        self._fetched_at = float("-inf")
+        self._attempted_at = float("-inf")
+        self._parsed: dict[tuple[str, str], jwt.PyJWK] = {}
+        self._lock = asyncio.Lock()
+
+    @property
+    def has_keys(self) -> bool:
+        return bool(self._keys)
+
+    async def key(self, kid: str, algorithm: str) -> jwt.PyJWK:
+        now = time.monotonic()
+        fresh = now - self._fetched_at < self._lifespan
+        if kid not in self._keys or not fresh:
+            await self._refresh(force=kid not in self._keys)
+        data = self._keys.get(kid)
+        if data is None:
+            if not self._keys:
+                raise HttpError(
+                    503,
+                    "jwks_unavailable",
+                    "the identity provider's JWKS could not be fetched; try again shortly",
+                    headers={"Retry-After": str(max(1, int(self._refresh_interval)))},
+                )
+            raise _refuse("token_unknown_kid", f"no signing key with kid {kid!r} in the JWKS")
+        return self._parse(kid, algorithm, data)
+
+    async def refresh_if_empty(self) -> bool:
+        if not self._keys:
+            await self._refresh(force=True)
+        return bool(self._keys)
+
+    async def _refresh(self, *, force: bool) -> None:
+        async with self._lock:
+            now = time.monotonic()
+            if now - self._fetched_at < self._lifespan and not force:
+                return  # another request refreshed while this one waited
+            if now - self._attempted_at < self._refresh_interval:
+                return  # bounded: unknown kids must not turn into a flood of fetches
+            self._attempted_at = now
+            try:
+                data = await asyncio.to_thread(self._client.fetch_data)
+                keys = _signing_keys(data)
+            except (jwt.PyJWTError, OSError, ValueError) as error:
+                log.warning(
+                    "JWKS fetch failed; keeping %d cached keys",
+                    len(self._keys),
+                    extra={"error": type(error).__name__},
+                )
+                return
+            self._keys = keys
+            self._parsed = {}
+            self._fetched_at = time.monotonic()
+
+    def _parse(self, kid: str, algorithm: str, data: dict[str, Any]) -> jwt.PyJWK:
+        key_type = _KEY_TYPES.get(algorithm[:2])
+        if data.get("kty") != key_type or data.get("alg", algorithm) != algorithm:
+            raise _refuse(
+                "token_algorithm_not_allowed",
+                f"the key {kid!r} in the JWKS is not a key for {algorithm}",
+            )
+        parsed = self._parsed.get((kid, algorithm))
+        if parsed is None:
+            try:
+                parsed = jwt.PyJWK(data, algorithm)
+            except jwt.PyJWTError:
+                raise _refuse(
+                    "token_unknown_kid", f"the JWKS key {kid!r} is not a usable key"
+                ) from None
+            self._parsed[(kid, algorithm)] = parsed
+        return parsed
+
+
+def _signing_keys(data: object) -> dict[str, dict[str, Any]]:
+    if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
+        raise ValueError("JWKS is not {'keys': [...]}")
+    keys: dict[str, dict[str, Any]] = {}
+    for item in data["keys"]:
+        if not isinstance(item, dict) or not isinstance(item.get("kid"), str):
+            continue
+        # A symmetric ("oct") key has no business in a public document, and an encryption
+        # key must not verify signatures.
+        if item.get("kty") == "oct" or item.get("use", "sig") != "sig":
+            continue
+        keys[item["kid"]] = item
+    return keys
+
+
+class JwtAuthenticator:
+    """Implements ``contracts.Authenticator`` for ``Authorization: Bearer <app JWT>``."""
+
+    name = "jwt"
+
+    def __init__(self, settings: JwtSettings) -> None:
+        self.settings = settings
+        self._algorithms = frozenset(settings.algorithms)
+        self._static_key: Any = None
+        self._jwks: JwksKeys | None = None
+        if settings.jwks_url:
+            self._jwks = JwksKeys(
+                settings.jwks_url,
+                lifespan=settings.jwks_cache_seconds,
+                refresh_interval=settings.jwks_refresh_interval,
+                timeout=settings.jwks_timeout,
+            )
+        elif settings.public_key_file:
+            self._static_key = _load_public_key(settings.public_key_file, settings.algorithms)
+        else:
+            self._static_key = _load_secret(settings)
+        required = ["exp", "iss", "aud", settings.user_id_claim]
+        self._options: Any = {"require": required}
+
+    async def ready(self) -> bool:
+        if self._jwks is None:
+            return True
+        return await self._jwks.refresh_if_empty()
+
+    async def authenticate(
+        self, authorization: str | None, context: RequestContext
+    ) -> Identity | None:
+        token = bearer_jwt(authorization)
+        if token is None:
+            return None
+        if len(token) > self.settings.max_token_bytes:
+            raise _refuse(
+                "token_too_large",
+                f"the JWT is {len(token)} bytes; this server accepts at most "
+                f"{self.settings.max_token_bytes}",
+            )
+        try:
+            header = jwt.get_unverified_header(token)
+            # Reading the claims before choosing a key gives a garbled payload its own code
+            # instead of whatever the key lookup would say; nothing here is trusted yet.
+            jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError:
+            raise _refuse(
+                "token_malformed", "the bearer credential is not a readable JWT"
+            ) from None
+        algorithm = header.get("alg")
+        if not isinstance(algorithm, str) or algorithm not in self._algorithms:
+            raise _refuse(
+                "token_algorithm_not_allowed",
+                f"JWT algorithm {str(algorithm)[:16]!r} is not allowed; this server accepts "
+                f"{', '.join(self.settings.algorithms)}",
+            )
+        key: Any = self._static_key
+        if self._jwks is not None:
+            kid = header.get("kid")
+            if not isinstance(kid, str) or not kid:
+                raise _refuse("token_unknown_kid", "the JWT header has no kid to pick a JWKS key")
+            key = await self._jwks.key(kid, algorithm)
+        claims = self._verify(token, key, algorithm)
+        return self._identity(claims)
+
+    def _verify(self, token: str, key: Any, algorithm: str) -> dict[str, Any]:
+        settings = self.settings
+        try:
+            return jwt.decode(
+                token,
+                key,
+                algorithms=[algorithm],
+                audience=list(settings.audience),
+                issuer=settings.issuer,
+                leeway=settings.leeway,
+                options=self._options,
+            )
+        except jwt.ExpiredSignatureError:
+            raise _refuse("token_expired", "the JWT has expired (exp); sign in again") from None
+        except jwt.ImmatureSignatureError:
+            raise _refuse(
+                "token_not_yet_valid", "the JWT is not valid yet (nbf/iat in the future)"
+            ) from None
+        except jwt.InvalidAudienceError:
+            raise _refuse(
+                "token_wrong_audience", "the JWT's aud is not this server's audience"
+            ) from None
+        except jwt.InvalidIssuerError:
+            raise _refuse(
+                "token_wrong_issuer", "the JWT's iss is not the configured issuer"
+            ) from None
+        except jwt.MissingRequiredClaimError as error:
+            raise _refuse(
+                "token_missing_claim", f"the JWT lacks the required claim {error.claim!r}"
+            ) from None
+        except jwt.InvalidSignatureError:
+            raise _refuse("token_bad_signature", "the JWT signature does not verify") from None
+        except jwt.InvalidAlgorithmError:
+            raise _refuse(
+                "token_algorithm_not_allowed", "the JWT algorithm does not fit the key"
+            ) from None
+        except (jwt.InvalidKeyError, jwt.PyJWKError):
+            raise _refuse(
+                "token_bad_signature", "the JWT was not signed with a usable key"
+            ) from None
+        except jwt.PyJWTError:
+            # DecodeError and the claim-format errors (a non-numeric exp, a non-string iss).
+            raise _refuse("token_malformed", "the JWT's header or claims are malformed") from None
+
+    def _identity(self, claims: dict[str, Any]) -> Identity:
+        settings = self.settings
+        user_id = claims.get(settings.user_id_claim)
+        if isinstance(user_id, int) and not isinstance(user_id, bool):
+            user_id = str(user_id)
+        if not isinstance(user_id, str) or not user_id:
+            raise _invalid_claim(settings.user_id_claim, "a non-empty string")
+        grants = Grants(
+            room_patterns=_strings(claims, settings.rooms_claim),
+            publish=_publish(claims, settings.publish_claim),
+            stream_ids=_strings(claims, settings.stream_ids_claim, absent=None),
+            max_ttl=_max_ttl(claims, settings.max_ttl_claim),
+        )
+        return Identity(
+            method=self.name,
+            subject=user_id,
+            user_id=user_id,
+            grants=grants,
+            claims=MappingProxyType(claims),
+        )
+
+
+def _invalid_claim(name: str, expected: str) -> HttpError:
+    return _refuse("token_invalid_claim", f"the JWT claim {name!r} must be {expected}")
+
+
+# A configured grant claim that the token lacks grants nothing (fail closed); an unconfigured
+# one leaves the identity unrestricted on that point, for the policy to decide.
+def _strings(
+    claims: Mapping[str, Any], name: str, *, absent: tuple[str, ...] | None = ()
+) -> tuple[str, ...] | None:
+    if not name:
+        return None
+    value = claims.get(name)
+    if value is None:
+        return absent
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise _invalid_claim(name, "a string or a list of strings")
+
+
+def _publish(claims: Mapping[str, Any], name: str) -> bool | None:
+    if not name:
+        return None
+    value = claims.get(name, False)
+    if not isinstance(value, bool):
+        raise _invalid_claim(name, "true or false")
+    return value
+
+
+def _max_ttl(claims: Mapping[str, Any], name: str) -> int | None:
+    if not name or claims.get(name) is None:
+        return None
+    value = claims[name]
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise _invalid_claim(name, "a positive number of seconds")
+    return value
+
+
+def _load_secret(settings: JwtSettings) -> bytes:
+    if settings.secret_file:
+        key = f"{SECTION}.secret_file"
+        try:
+            # A trailing newline is an editor's, not part of the secret.
+            secret = Path(settings.secret_file).read_bytes().rstrip(b"\r\n")
+        except OSError as error:
+            raise ConfigError(key, f"cannot read the file: {error.strerror}") from None
+    else:
+        key = f"{SECTION}.secret_env"
+        secret = os.environ.get(settings.secret_env, "").encode("utf-8")
+        if not secret:
+            raise ConfigError(
+                key, f"the environment variable {settings.secret_env} is empty or unset"
+            )
+    needed = max(_HMAC_MIN_BYTES[a] for a in settings.algorithms)
+    if len(secret) < needed:
+        raise ConfigError(
+            key,
+            f"the HMAC secret is {len(secret)} bytes; {'/'.join(settings.algorithms)} need at "
+            f"least {needed} (generate one with: openssl rand -base64 {needed})",
+        )
+    return secret
+
+
+def _load_public_key(path: str, algorithms: tuple[str, ...]) -> Any:
+    key = f"{SECTION}.public_key_file"
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise ConfigError(key, f"cannot read the file: {error.strerror}") from None
+    if b"PRIVATE KEY" in data:
+        raise ConfigError(key, "holds a private key; give this server only the public key")
+    try:
+        public_key = load_pem_public_key(data)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise ConfigError(key, "is not a PEM public key (-----BEGIN PUBLIC KEY-----)") from None
+    kty = {
+        rsa.RSAPublicKey: "RSA",
+        ec.EllipticCurvePublicKey: "EC",
+        ed25519.Ed25519PublicKey: "OKP",
+    }
+    key_type = next((t for cls, t in kty.items() if isinstance(public_key, cls)), None)
+    unfit = [a for a in algorithms if _KEY_TYPES.get(a[:2]) != key_type]
+    if unfit:
+        raise ConfigError(
+            f"{SECTION}.algorithms",
+            f"{', '.join(unfit)} cannot be verified with the {key_type or 'given'} key in {path}",
+        )
+    return public_key

@@ -1,0 +1,180 @@
+"""``zego-token serve``: load the configuration, then run the ASGI app on Granian.
+
+Only ``argparse`` is imported at module level, so ``zego-token --help`` stays fast; Granian,
+the app and ``prometheus_client`` load inside ``run_serve``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+EXIT_CONFIG = 2
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="TOML configuration file (also ZEGO_TOKEN_CONFIG); see docs/configuration.md",
+    )
+    parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument(
+        "--port", type=int, help="port to listen on (default 8080; 0 picks a free port)"
+    )
+    parser.add_argument(
+        "--workers", type=int, metavar="N", help="worker processes (default 1; use the core count)"
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="run with a throwaway AppID and secret on 127.0.0.1 and serve the demo page at "
+        "/demo; its tokens are NOT accepted by ZEGOCLOUD",
+    )
+    parser.add_argument("--log-level", choices=LOG_LEVELS, help="default info")
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Serve until SIGTERM or SIGINT. Returns the process exit code (2: bad configuration)."""
+    import dataclasses
+    import functools
+    import os
+    import secrets
+    import shutil
+    import socket
+    import sys
+    import tempfile
+
+    from .config import App, Overrides, Settings, load_settings
+    from .contracts import ConfigError
+    from .logs import Logger, granian_log_config
+
+    demo = bool(getattr(args, "demo", False))
+    overrides = Overrides(
+        config_file=getattr(args, "config", None),
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+        workers=getattr(args, "workers", None),
+        log_level=getattr(args, "log_level", None),
+        demo=demo,
+    )
+    demo_app = None
+    if demo:
+        # A random AppID far from real ones' usual range, and a random 32-character secret.
+        demo_app = App(app_id=900_000_000 + secrets.randbelow(99_999_999), secret=secrets.token_hex(16))
+    try:
+        settings = load_settings(overrides, demo_app=demo_app)
+    except ConfigError as exc:
+        print(f"zego-token: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+    server = settings.server
+    port = server.port
+    if port == 0:
+        family = socket.AF_INET6 if ":" in server.host else socket.AF_INET
+        try:
+            with socket.socket(family, socket.SOCK_STREAM) as probe:
+                probe.bind((server.host, 0))
+                port = probe.getsockname()[1]
+        except OSError as exc:
+            print(f"zego-token: cannot listen on {server.host}: {exc.strerror}", file=sys.stderr)
+            return 1
+        settings = dataclasses.replace(settings, server=dataclasses.replace(server, port=port))
+    host_in_url = f"[{server.host}]" if ":" in server.host else server.host
+    url = f"http://{host_in_url}:{port}"
+    if demo:
+        own = (f"http://127.0.0.1:{port}", f"http://localhost:{port}")
+        cors = dataclasses.replace(
+            settings.cors, origins=tuple(dict.fromkeys((*settings.cors.origins, *own)))
+        )
+        settings = dataclasses.replace(settings, cors=cors)
+
+    from .app import check_components  # prometheus_client is not imported by this
+
+    try:
+        # Hooks, JWT keys and the like load in every worker; load them once here first, so a
+        # mistake stops start-up with one line instead of a crash loop of workers.
+        check_components(settings)
+    except ConfigError as exc:
+        print(f"zego-token: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+    log = Logger(settings.logging.level, settings.logging.format, secrets=settings.secrets())
+    if "none" in settings.auth.modes:
+        log.event(
+            "warning",
+            "auth mode 'none': anyone who can reach this server gets a token for any user ID; "
+            "for local development only (configure [[auth.api_keys]] or JWT for production)",
+            host=server.host,
+        )
+    if demo:
+        _demo_banner(settings, url)
+
+    metrics_dir: str | None = None
+    if settings.server.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Set before any process imports prometheus_client, so every worker writes its
+        # counters to files that /metrics aggregates.
+        metrics_dir = tempfile.mkdtemp(prefix="zego-token-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+
+    from granian import Granian
+    from granian.constants import Interfaces
+    from granian.log import LogLevels
+
+    from .app import worker_app
+
+
+    log.event(
+        "info",
+        "server starting",
+        url=url,
+        workers=settings.server.workers,
+        apps=[app.app_id for app in settings.apps],
+        auth=list(settings.auth.modes),
+        demo=settings.demo,
+        cors=list(settings.cors.origins),
+    )
+    granian = Granian(
+        "zego_token.server.app:worker_app",
+        address=settings.server.host,
+        port=port,
+        interface=Interfaces.ASGI,
+        workers=settings.server.workers,
+        log_enabled=True,
+        log_level=LogLevels(settings.logging.level),
+        log_dictconfig=granian_log_config(settings.logging.format, settings.logging.level),
+        log_access=False,
+        workers_kill_timeout=settings.server.shutdown_timeout,
+        respawn_failed_workers=True,
+    )
+    try:
+        granian.serve(target_loader=functools.partial(worker_app, settings), wrap_loader=False)
+    except OSError as exc:
+        print(f"zego-token: cannot listen on {url}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+    log.event("info", "server stopped")
+    return 0
+
+
+def _demo_banner(settings: object, url: str) -> None:
+    import sys
+
+    from .config import Settings
+
+    assert isinstance(settings, Settings)
+    line = "=" * 72
+    print(
+        f"\n{line}\n"
+        "  DEMO MODE: a throwaway AppID and a random ServerSecret, made up just now.\n"
+        "  Tokens from this server are NOT accepted by ZEGOCLOUD: they only show the flow.\n"
+        "  For real tokens: ZEGO_APP_ID=<id> ZEGO_SERVER_SECRET=<secret> zego-token serve\n"
+        f"\n  AppID: {settings.default_app.app_id}\n"
+        f"  Open:  {url}/demo\n"
+        f"  Try:   curl '{url}/api/token?userID=alice&expired_ts=3600'\n"
+        f"{line}\n",
+        file=sys.stderr,
+        flush=True,
+    )

@@ -1,0 +1,244 @@
+"""Structured logs: one JSON line per request, plus start, stop and error events.
+
+Request lines written while the event loop is busy are batched into one ``os.write`` per loop
+iteration (at most ``PIPE_BUF`` bytes each, so lines from several worker processes never
+interleave); everything else is written at once. Only named fields are logged (never headers, bodies or query strings), and free
+text (exception messages) is scrubbed of secrets, bearer credentials and token-like strings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import select
+import re
+import sys
+import time
+import traceback
+from collections.abc import Iterable
+from typing import Any
+
+LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
+_escape = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+_TOKEN_LIKE = re.compile(r"\b04[A-Za-z0-9+/]{40,}={0,2}(#[A-Za-z0-9+/=]+)?")
+_BEARER = re.compile(r"(?i)(bearer\s+)\S+")
+_CHUNK = getattr(select, "PIPE_BUF", 512)  # writes up to this size are atomic on pipes
+_JWT_LIKE = re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+
+
+class Clock:
+    """ISO-8601 UTC timestamps with milliseconds; the seconds part is formatted once a second."""
+
+    __slots__ = ("_prefix", "_second")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def now(self) -> str:
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._prefix}.{int((now - second) * 1000):03d}Z"
+
+
+class Logger:
+    """Writes log lines to a file descriptor (stdout by default)."""
+
+    def __init__(
+        self,
+        level: str = "info",
+        fmt: str = "json",
+        *,
+        fd: int | None = None,
+        secrets: Iterable[str] = (),
+    ) -> None:
+        self.level = LEVELS[level]
+        self.json = fmt == "json"
+        self.fd = sys.stdout.fileno() if fd is None else fd
+        self._secrets = tuple(s for s in secrets if s)
+        self._clock = Clock()
+        self.requests_enabled = self.level <= LEVELS["info"]
+        self._pending: list[str] = []
+        self._flush_scheduled = False
+
+    # -- the hot path --------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        latency_ms: float,
+        user_id: str | None,
+        app_id: int | None,
+        subject: str | None,
+        error: str | None,
+    ) -> None:
+        """One line per request. ``path`` must already be free of query strings."""
+        level = "error" if status >= 500 else "info"
+        if LEVELS[level] < self.level:
+            return
+        if self.json:
+            line = (
+                f'{{"ts":"{self._clock.now()}","level":"{level}","msg":"request",'
+                f'"method":{_escape(method)},"path":{_escape(path)},"status":{status},'
+                f'"latency_ms":{latency_ms:.3f}'
+            )
+            if user_id is not None:
+                line += f',"user_id":{_escape(user_id)}'
+            if app_id is not None:
+                line += f',"app_id":{app_id}'
+            if subject is not None:
+                line += f',"auth":{_escape(subject)}'
+            if error is not None:
+                line += f',"error":{_escape(error)}'
+            self._queue(line + "}\n")
+        else:
+            fields: dict[str, Any] = {
+                "method": method,
+                "path": path,
+                "status": status,
+                "latency_ms": round(latency_ms, 3),
+                "user_id": user_id,
+                "app_id": app_id,
+                "auth": subject,
+                "error": error,
+            }
+            self._queue(self._text(level, "request", fields))
+
+    # -- everything else -----------------------------------------------------------------------
+
+    def event(self, level: str, message: str, **fields: Any) -> None:
+        if LEVELS[level] < self.level:
+            return
+        message = self.scrub(message)
+        clean = {k: self.scrub(v) if isinstance(v, str) else v for k, v in fields.items()}
+        if self.json:
+            record = {"ts": self._clock.now(), "level": level, "msg": message, **clean}
+            self._write(json.dumps(record, separators=(",", ":"), default=str) + "\n")
+        else:
+            self._write(self._text(level, message, clean))
+
+    def exception(self, message: str, exc: BaseException, **fields: Any) -> None:
+        """Log an unexpected exception: its type, scrubbed message and the frames (no locals)."""
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = [f"{f.filename}:{f.lineno} in {f.name}" for f in frames[-8:]]
+        self.event(
+            "error",
+            message,
+            exception=type(exc).__name__,
+            detail=str(exc)[:500],
+            traceback=where,
+            **fields,
+        )
+
+    def scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, "[secret]")
+        text = _BEARER.sub(r"\1[credential]", text)
+        text = _JWT_LIKE.sub("[jwt]", text)
+        return _TOKEN_LIKE.sub("[token]", text)
+
+    def _text(self, level: str, message: str, fields: dict[str, Any]) -> str:
+        parts = [self._clock.now(), level.upper(), message]
+        for key, value in fields.items():
+            if value is None:
+                continue
+            shown = value if isinstance(value, int | float) else json.dumps(str(value))
+            parts.append(f"{key}={shown}")
+        return " ".join(str(p) for p in parts) + "\n"
+
+    def _queue(self, line: str) -> None:
+        self._pending.append(line)
+        if self._flush_scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        self._flush_scheduled = True
+        loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Write the queued request lines, in chunks that never split a line."""
+        self._flush_scheduled = False
+        pending, self._pending = self._pending, []
+        chunk = ""
+        for line in pending:
+            if chunk and len(chunk) + len(line) > _CHUNK:
+                self._write(chunk)
+                chunk = ""
+            chunk += line
+        if chunk:
+            self._write(chunk)
+
+    def _write(self, text: str) -> None:
+        try:
+            os.write(self.fd, text.encode("utf-8", "backslashreplace"))
+        except OSError:
+            pass  # a closed or full log pipe must never fail a request
+
+
+class JsonFormatter(logging.Formatter):
+    """Formats the ``logging`` records of Granian itself in the same JSON shape."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+        self._clock = Clock()
+
+    def format(self, record: logging.LogRecord) -> str:
+        level = record.levelname.lower()
+        if level == "critical":
+            level = "error"
+        return json.dumps(
+            {
+                "ts": self._clock.now(),
+                "level": level,
+                "msg": record.getMessage(),
+                "logger": "granian" if record.name.startswith("_granian") else record.name,
+            },
+            separators=(",", ":"),
+        )
+
+
+def granian_log_config(fmt: str, level: str = "info") -> dict[str, Any]:
+    """A ``logging.config`` dict for Granian's own messages and the ``zego_token`` loggers of
+    the auth, policy and rate-limit modules, on stdout in the same shape as ours."""
+    formatter: dict[str, Any] = (
+        {"()": "zego_token.server.logs.JsonFormatter"}
+        if fmt == "json"
+        else {"()": "logging.Formatter", "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+    )
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"generic": formatter, "access": formatter},
+        "handlers": {
+            "console": {
+                "formatter": "generic",
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stdout",
+            },
+            "access": {
+                "formatter": "access",
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stdout",
+            },
+        },
+        "loggers": {
+            "_granian": {"handlers": ["console"], "level": "INFO", "propagate": False},
+            "granian.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
+            "zego_token": {
+                "handlers": ["console"],
+                "level": level.upper(),
+                "propagate": False,
+            },
+        },
+    }

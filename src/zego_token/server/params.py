@@ -1,0 +1,313 @@
+"""Turn a query string or a JSON body into a validated ``TokenRequest``.
+
+The query names follow ZEGO's guide (``userID``, ``expired_ts``, ``roomID``...); the JSON body
+uses snake_case (``user_id``, ``ttl``...). IDs are checked with the library's rules, so a bad
+one is a 400 with the library's message; a TTL outside the configured bounds is a 422 and is
+never clamped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from urllib.parse import parse_qsl
+
+from ..errors import InvalidParameter
+from ..limits import (
+    check_room_id,
+    check_stream_id,
+    check_user_id,
+    check_user_name,
+)
+from .config import Settings
+from .contracts import HttpError, TokenKind, TokenRequest
+
+MAX_STREAM_IDS = 64
+MAX_QUERY_FIELDS = 100
+
+# query name -> JSON name, per endpoint kind
+QUERY_NAMES: dict[TokenKind, dict[str, str]] = {
+    "token": {
+        "userID": "user_id",
+        "expired_ts": "ttl",
+        "roomID": "room_id",
+        "publish": "publish",
+        "login": "login",
+        "streamID": "stream_ids",
+        "appID": "app_id",
+    },
+}
+QUERY_NAMES["kit"] = {**QUERY_NAMES["token"], "userName": "user_name"}
+JSON_FIELDS: dict[TokenKind, tuple[str, ...]] = {
+    "token": ("user_id", "ttl", "room_id", "login", "publish", "stream_ids", "app_id"),
+    "kit": (
+        "user_id",
+        "ttl",
+        "room_id",
+        "login",
+        "publish",
+        "stream_ids",
+        "app_id",
+        "user_name",
+    ),
+}
+_FLAGS = {"1": True, "0": False, "true": True, "false": False}
+
+
+def parse_query(query: bytes) -> list[tuple[str, str]]:
+    """``parse_qsl`` with a fast path for the usual query without escapes (``userID=alice``)."""
+    try:
+        text = query.decode("utf-8")
+    except UnicodeDecodeError:
+        raise bad("the query string is not valid UTF-8 (percent-encode IDs as UTF-8)") from None
+    if text.count("&") >= MAX_QUERY_FIELDS:
+        raise bad(f"the query string has more than {MAX_QUERY_FIELDS} fields")
+    if "%" in text or "+" in text or ";" in text:
+        try:
+            return parse_qsl(text, keep_blank_values=True, errors="strict")
+        except UnicodeDecodeError:
+            raise bad(
+                "the query string is not valid UTF-8 (percent-encode IDs as UTF-8)"
+            ) from None
+    pairs = []
+    for part in text.split("&"):
+        if part:
+            name, _, value = part.partition("=")
+            pairs.append((name, value))
+    return pairs
+
+
+def bad(message: str, code: str = "invalid_parameter") -> HttpError:
+    return HttpError(400, code, message)
+
+
+class RequestParser:
+    """Validates requests against the library's ID rules and the configured TTL bounds."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.default_app = settings.default_app.app_id
+        self.app_ids = frozenset(app.app_id for app in settings.apps)
+        self.default_ttl = settings.token.default_ttl
+        self.min_ttl = settings.token.min_ttl
+        self.max_ttl = settings.token.max_ttl
+
+    # -- GET ------------------------------------------------------------------------------------
+
+    def from_query(self, query: bytes, kind: TokenKind) -> TokenRequest:
+        names = QUERY_NAMES[kind]
+        pairs = parse_query(query)
+        single: dict[str, str] = {}
+        streams: list[str] | None = None
+        for name, value in pairs:
+            if name == "streamID":
+                if streams is None:
+                    streams = []
+                streams.append(value)
+            elif name in names:
+                if name in single:
+                    raise bad(f"{name} is given more than once; give it once")
+                single[name] = value
+            # Other names (cache busters such as "_") are ignored, as browsers and SDKs add them.
+        user_id = single.get("userID")
+        if user_id is None:
+            example = "userID=<the user's ID>&expired_ts=3600"
+            if kind == "kit":
+                example += "&roomID=<room>&userName=<name>"
+            raise bad(f"userID is required: ?{example}", "missing_parameter")
+        ttl = self._query_ttl(single.get("expired_ts"))
+        app_id = self._query_app_id(single.get("appID"))
+        publish = self._query_flag(single, "publish")
+        login = self._query_flag(single, "login")
+        return self._build(
+            kind,
+            app_id=app_id,
+            user_id=user_id,
+            ttl=ttl,
+            room_id=single.get("roomID"),
+            login=login,
+            publish=publish,
+            stream_ids=streams,
+            user_name=single.get("userName"),
+            names=("userID", "roomID", "publish", "login", "streamID", "userName"),
+        )
+
+    def _query_ttl(self, text: str | None) -> int:
+        if text is None:
+            return self.default_ttl
+        if not text.isascii() or not text.isdigit() or len(text) > 12:
+            raise bad(
+                f"expired_ts must be a whole number of seconds, e.g. expired_ts=3600 "
+                f"({self.min_ttl}..{self.max_ttl})"
+            )
+        return self._check_ttl(int(text), "expired_ts")
+
+    def _query_app_id(self, text: str | None) -> int:
+        if text is None:
+            return self.default_app
+        if not text.isascii() or not text.isdigit() or len(text) > 12:
+            raise bad("appID must be the numeric AppID from the ZEGOCLOUD console")
+        return self._check_app_id(int(text), "appID")
+
+    @staticmethod
+    def _query_flag(single: Mapping[str, str], name: str) -> bool | None:
+        text = single.get(name)
+        if text is None:
+            return None
+        flag = _FLAGS.get(text)
+        if flag is None:
+            raise bad(f"{name} must be 1 or 0 (or true/false), got {text[:20]!r}")
+        return flag
+
+    # -- POST -----------------------------------------------------------------------------------
+
+    def from_json(self, body: bytes, kind: TokenKind) -> TokenRequest:
+        if not body.strip():
+            raise bad('the body is empty: send JSON such as {"user_id": "alice", "ttl": 3600}',
+                      "invalid_json")
+        try:
+            data = json.loads(body.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise bad("the body is not UTF-8 JSON", "invalid_json") from None
+        except (ValueError, RecursionError) as exc:
+            where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(
+                exc, json.JSONDecodeError
+            ) else ""
+            raise bad(f"the body is not valid JSON{where}", "invalid_json") from None
+        if not isinstance(data, dict):
+            raise bad('the body must be a JSON object such as {"user_id": "alice"}', "invalid_json")
+        allowed = JSON_FIELDS[kind]
+        for name, value in data.items():
+            if name not in allowed:
+                raise bad(f"unknown field {name[:40]!r}; the fields are {', '.join(allowed)}")
+            if value is None:
+                raise bad(f"{name} is null: leave it out to use its default")
+        user_id = data.get("user_id")
+        if user_id is None:
+            raise bad('user_id is required: {"user_id": "<the user\'s ID>"}', "missing_parameter")
+        if not isinstance(user_id, str):
+            raise bad("user_id must be a string")
+        ttl_value = data.get("ttl")
+        if ttl_value is None:
+            ttl = self.default_ttl
+        elif not isinstance(ttl_value, int) or isinstance(ttl_value, bool):
+            raise bad(f"ttl must be a whole number of seconds ({self.min_ttl}..{self.max_ttl})")
+        else:
+            ttl = self._check_ttl(ttl_value, "ttl")
+        app_value = data.get("app_id")
+        if app_value is None:
+            app_id = self.default_app
+        elif not isinstance(app_value, int) or isinstance(app_value, bool):
+            raise bad("app_id must be the numeric AppID from the ZEGOCLOUD console")
+        else:
+            app_id = self._check_app_id(app_value, "app_id")
+        room_id = data.get("room_id")
+        if room_id is not None and not isinstance(room_id, str):
+            raise bad("room_id must be a string")
+        flags: dict[str, bool | None] = {}
+        for name in ("login", "publish"):
+            value = data.get(name)
+            if value is not None and not isinstance(value, bool):
+                raise bad(f"{name} must be true or false")
+            flags[name] = value
+        streams = data.get("stream_ids")
+        if streams is not None and (
+            not isinstance(streams, list) or not all(isinstance(s, str) for s in streams)
+        ):
+            raise bad("stream_ids must be a list of strings")
+        user_name = data.get("user_name")
+        if user_name is not None and not isinstance(user_name, str):
+            raise bad("user_name must be a string")
+        return self._build(
+            kind,
+            app_id=app_id,
+            user_id=user_id,
+            ttl=ttl,
+            room_id=room_id,
+            login=flags["login"],
+            publish=flags["publish"],
+            stream_ids=streams,
+            user_name=user_name,
+            names=("user_id", "room_id", "publish", "login", "stream_ids", "user_name"),
+        )
+
+    # -- shared ---------------------------------------------------------------------------------
+
+    def _check_ttl(self, ttl: int, name: str) -> int:
+        if ttl > self.max_ttl:
+            raise HttpError(
+                422,
+                "ttl_out_of_range",
+                f"{name} is {ttl} s; the maximum is {self.max_ttl} s; not clamped: ask for "
+                f"{self.max_ttl} or less",
+            )
+        if ttl < self.min_ttl:
+            raise HttpError(
+                422,
+                "ttl_out_of_range",
+                f"{name} is {ttl} s; the minimum is {self.min_ttl} s; not clamped: ask for "
+                f"{self.min_ttl} or more",
+            )
+        return ttl
+
+    def _check_app_id(self, app_id: int, name: str) -> int:
+        if app_id not in self.app_ids:
+            raise HttpError(
+                400,
+                "unknown_app_id",
+                f"{name} {app_id} is not an app this server has a ServerSecret for; leave it "
+                "out to use the default app",
+            )
+        return app_id
+
+    def _build(
+        self,
+        kind: TokenKind,
+        *,
+        app_id: int,
+        user_id: str,
+        ttl: int,
+        room_id: str | None,
+        login: bool | None,
+        publish: bool | None,
+        stream_ids: list[str] | None,
+        user_name: str | None,
+        names: tuple[str, str, str, str, str, str],
+    ) -> TokenRequest:
+        room_name = names[1]
+        try:
+            check_user_id(user_id)
+            if room_id is not None:
+                check_room_id(room_id)
+            elif kind == "kit":
+                raise bad(f"{room_name} is required for a kit token: the UIKit joins that room",
+                          "missing_parameter")
+            elif publish is not None or login is not None or stream_ids is not None:
+                raise bad(
+                    f"{names[2]}, {names[3]} and {names[4]} need {room_name}: privileges are "
+                    "granted per room"
+                )
+            streams: tuple[str, ...] | None = None
+            if stream_ids is not None:
+                if len(stream_ids) > MAX_STREAM_IDS:
+                    raise bad(f"at most {MAX_STREAM_IDS} stream IDs per token")
+                streams = tuple(check_stream_id(s) for s in stream_ids)
+            if kind == "kit":
+                if not user_id.isascii() or (room_id is not None and not room_id.isascii()):
+                    raise bad(
+                        f"{names[0]} and {room_name} must be ASCII in a kit token: the UIKit's "
+                        "btoa() cannot encode anything else"
+                    )
+                check_user_name(user_name if user_name is not None else user_id)
+        except InvalidParameter as exc:
+            raise bad(str(exc)) from None
+        return TokenRequest(
+            app_id=app_id,
+            user_id=user_id,
+            ttl=ttl,
+            room_id=room_id,
+            login=True if login is None else login,
+            publish=bool(publish),
+            stream_ids=streams,
+            kind=kind,
+            user_name="" if kind == "token" else (user_id if user_name is None else user_name),
+        )

@@ -1,0 +1,217 @@
+"""The declarative rules applied after authentication: who may get which token.
+
+``PolicyDecider`` checks a ``TokenRequest`` against the identity (its bound user ID and its
+``Grants``) and against the ``[policy]`` section. It never narrows a request silently: anything
+the identity may not have is refused with a 403 whose code names the rule, so a client that asked
+for publishing learns it may not publish instead of receiving a token that fails later in the room.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import ClassVar
+
+from ..limits import ZEGO_ID_RULE, follows_zego_id_rules
+from ._fields import read_fields
+from .contracts import ConfigError, HttpError, Identity, RequestContext, TokenRequest
+
+SECTION = "policy"
+_TEMPLATE_FIELDS = frozenset({"room_id", "user_id", "app_id"})
+
+
+def _deny(code: str, message: str) -> HttpError:
+    return HttpError(403, code, message)
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    """The ``[policy]`` section. Every rule is off unless configured, except ZEGO's ID rules."""
+
+    FIELDS: ClassVar[dict[str, type]] = {
+        "room_patterns": list,
+        "stream_id_template": str,
+        "zego_id_rules": bool,
+        "publish_requires_grant": bool,
+        "min_ttl": int,
+        "max_ttl": int,
+    }
+
+    room_patterns: tuple[str, ...] | None = None  # fnmatch globs; None: any room
+    stream_id_template: str = ""  # e.g. "{room_id}_{user_id}_*"
+    zego_id_rules: bool = True
+    publish_requires_grant: bool = (
+        False  # True: an identity without a publish grant never publishes
+    )
+    min_ttl: int = 0
+    max_ttl: int = 0  # 0: no policy bound (the server's own maximum still applies)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, object]) -> PolicySettings:
+        values = read_fields(SECTION, data, cls.FIELDS)
+        settings = cls(**values)  # type: ignore[arg-type]
+        if settings.room_patterns is not None and not all(settings.room_patterns):
+            raise ConfigError(
+                f"{SECTION}.room_patterns",
+                "must list at least one non-empty pattern (remove the key to allow any room)",
+            )
+        if settings.stream_id_template:
+            _check_template(settings.stream_id_template)
+        for key in ("min_ttl", "max_ttl"):
+            if getattr(settings, key) < 0:
+                raise ConfigError(f"{SECTION}.{key}", "must be 0 (off) or a number of seconds")
+        if settings.max_ttl and settings.min_ttl > settings.max_ttl:
+            raise ConfigError(f"{SECTION}.min_ttl", "must not be greater than policy.max_ttl")
+        return settings
+
+
+def _check_template(template: str) -> None:
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError as error:
+        raise ConfigError(
+            f"{SECTION}.stream_id_template", f"is not a valid template: {error}"
+        ) from None
+    for _, name, spec, conversion in parts:
+        if name is None:
+            continue
+        if name not in _TEMPLATE_FIELDS or spec or conversion:
+            raise ConfigError(
+                f"{SECTION}.stream_id_template",
+                f"unknown placeholder {{{name}}}; use {{room_id}}, {{user_id}} or {{app_id}}",
+            )
+
+
+def _glob_literal(value: str) -> str:
+    # IDs may contain * ? [ (ZEGO allows them); inside a template they must match themselves.
+    return re.sub(r"([*?\[])", r"[\1]", value)
+
+
+def _matches(value: str, patterns: Iterable[str]) -> bool:
+    return any(fnmatchcase(value, pattern) for pattern in patterns)
+
+
+class PolicyDecider:
+    """Implements ``contracts.Decider``: returns the request unchanged or raises a 403."""
+
+    def __init__(self, settings: PolicySettings | None = None) -> None:
+        self.settings = settings or PolicySettings()
+
+    async def decide(
+        self, identity: Identity, request: TokenRequest, context: RequestContext
+    ) -> TokenRequest:
+        self._check_user(identity, request)
+        self._check_app(identity, request)
+        self._check_room(identity, request)
+        self._check_publish(identity, request)
+        self._check_streams(identity, request)
+        self._check_ttl(identity, request)
+        return request
+
+    def _check_user(self, identity: Identity, request: TokenRequest) -> None:
+        if identity.user_id is not None and request.user_id != identity.user_id:
+            raise _deny(
+                "user_id_not_allowed",
+                "you may only get a token for your own user ID (the one your sign-in gave you)",
+            )
+        if self.settings.zego_id_rules and not follows_zego_id_rules(request.user_id):
+            raise _deny("user_id_rules", f"the user ID breaks ZEGO's ID rules: {ZEGO_ID_RULE}")
+
+    def _check_app(self, identity: Identity, request: TokenRequest) -> None:
+        allowed = identity.grants.app_ids
+        if allowed is not None and request.app_id not in allowed:
+            raise _deny(
+                "app_not_allowed", f"this identity may not get tokens for AppID {request.app_id}"
+            )
+
+    def _check_room(self, identity: Identity, request: TokenRequest) -> None:
+        rules = [
+            ("identity", identity.grants.room_patterns),
+            ("policy", self.settings.room_patterns),
+        ]
+        for source, patterns in rules:
+            if patterns is None:
+                continue
+            # A token without a room would let its holder into any room where ZEGO's room
+            # authentication is off, so a room restriction requires naming the room.
+            if request.room_id is None:
+                raise _deny(
+                    "room_not_allowed",
+                    "tokens here are only issued for a named room: pass roomID (room_id)",
+                )
+            if not _matches(request.room_id, patterns):
+                who = "your sign-in does" if source == "identity" else "this server's policy does"
+                raise _deny("room_not_allowed", f"{who} not allow room {request.room_id!r}")
+        room_id = request.room_id
+        if (
+            room_id is not None
+            and self.settings.zego_id_rules
+            and not follows_zego_id_rules(room_id)
+        ):
+            raise _deny("room_id_rules", f"the room ID breaks ZEGO's ID rules: {ZEGO_ID_RULE}")
+
+    def _check_publish(self, identity: Identity, request: TokenRequest) -> None:
+        if not request.publish:
+            return
+        granted = identity.grants.publish
+        if granted is False or (granted is None and self.settings.publish_requires_grant):
+            # Refused rather than downgraded to a login-only token: a silent downgrade would
+            # surface later as an opaque publish failure inside the room.
+            raise _deny(
+                "publish_not_allowed",
+                "this identity may not publish; ask again with publish=0 for a viewer token",
+            )
+
+    def _check_streams(self, identity: Identity, request: TokenRequest) -> None:
+        granted = identity.grants.stream_ids
+        template = self.settings.stream_id_template
+        if request.stream_ids is None:
+            # "Any stream" is only possible when nothing restricts stream IDs.
+            if request.publish and (granted is not None or template) and request.room_id:
+                raise _deny(
+                    "stream_id_not_allowed",
+                    "publishing here requires naming the stream IDs (streamID)",
+                )
+            return
+        pattern = ""
+        if template:
+            pattern = template.format(
+                room_id=_glob_literal(request.room_id or ""),
+                user_id=_glob_literal(request.user_id),
+                app_id=str(request.app_id),
+            )
+        for stream_id in request.stream_ids:
+            if granted is not None and not _matches(stream_id, granted):
+                raise _deny(
+                    "stream_id_not_allowed", f"your sign-in does not allow stream {stream_id!r}"
+                )
+            if pattern and not fnmatchcase(stream_id, pattern):
+                raise _deny(
+                    "stream_id_not_allowed",
+                    f"stream {stream_id!r} does not follow the template {template!r}",
+                )
+            if self.settings.zego_id_rules and not follows_zego_id_rules(stream_id):
+                raise _deny(
+                    "stream_id_rules", f"a stream ID breaks ZEGO's ID rules: {ZEGO_ID_RULE}"
+                )
+
+    def _check_ttl(self, identity: Identity, request: TokenRequest) -> None:
+        bounds = [
+            ("your sign-in allows", identity.grants.max_ttl),
+            ("this server's policy allows", self.settings.max_ttl or None),
+        ]
+        for who, maximum in bounds:
+            if maximum is not None and request.ttl > maximum:
+                raise _deny(
+                    "ttl_not_allowed",
+                    f"expired_ts {request.ttl} is too long: {who} at most {maximum} seconds",
+                )
+        if request.ttl < self.settings.min_ttl:
+            raise _deny(
+                "ttl_not_allowed",
+                f"expired_ts {request.ttl} is too short: this server's policy requires at least "
+                f"{self.settings.min_ttl} seconds",
+            )

@@ -1,0 +1,236 @@
+"""Rate limits per identity and per client IP: in memory per process, or shared through Redis.
+
+Both limiters count a fixed window that opens at a key's first request and lasts ``window``
+seconds: the first ``limit`` requests in it are admitted, the rest get 429 with ``Retry-After``
+set to the seconds until the window closes. Fixed windows cost O(1) memory per key and one Redis
+round trip; the price is that a client timing its bursts at a window's end and the next one's
+start can get up to twice ``limit`` in a span of ``window`` seconds.
+
+With Redis the count is one Lua script (INCR, PEXPIRE on the first hit, PTTL) so concurrent
+workers and instances never race. If Redis cannot be reached the limiter fails closed: requests
+get 503 ``rate_limit_unavailable`` rather than bypassing the limit.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import math
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from ._fields import read_fields
+from .contracts import ConfigError, HttpError, RateDecision, RateLimiter
+
+log = logging.getLogger("zego_token.server.ratelimit")
+
+SECTION = "rate_limit"
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class RateLimitSettings:
+    """The ``[rate_limit]`` section; a limit of 0 turns that limit off."""
+
+    FIELDS: ClassVar[dict[str, type]] = {
+        "per_identity": int,
+        "per_ip": int,
+        "window": int,
+        "redis_url": str,
+        "key_prefix": str,
+        "trusted_proxies": list,
+        "redis_timeout": float,
+    }
+
+    per_identity: int = 0
+    per_ip: int = 0
+    window: int = 60
+    redis_url: str = ""
+    key_prefix: str = "zego-token:rl:"
+    trusted_proxies: tuple[Network, ...] = ()
+    redis_timeout: float = 0.5
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, object]) -> RateLimitSettings:
+        values = read_fields(SECTION, data, cls.FIELDS)
+        proxies: list[Network] = []
+        for entry in values.pop("trusted_proxies", ()):  # type: ignore[attr-defined]
+            try:
+                proxies.append(ipaddress.ip_network(entry.strip(), strict=False))
+            except ValueError:
+                raise ConfigError(
+                    f"{SECTION}.trusted_proxies",
+                    f"{entry!r} is not an IP address or CIDR range (e.g. 10.0.0.0/8)",
+                ) from None
+        settings = cls(**values, trusted_proxies=tuple(proxies))  # type: ignore[arg-type]
+        for key in ("per_identity", "per_ip"):
+            if getattr(settings, key) < 0:
+                raise ConfigError(f"{SECTION}.{key}", "must be 0 (off) or a number of requests")
+        if not 0 < settings.window <= 86400:
+            raise ConfigError(f"{SECTION}.window", "must be 1..86400 seconds")
+        if settings.redis_url and not settings.redis_url.startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            raise ConfigError(
+                f"{SECTION}.redis_url", "must start with redis://, rediss:// or unix://"
+            )
+        if settings.redis_timeout <= 0:
+            raise ConfigError(f"{SECTION}.redis_timeout", "must be greater than 0 seconds")
+        return settings
+
+
+def client_ip(peer: str, headers: Mapping[str, str], trusted_proxies: Iterable[Network]) -> str:
+    """The client's address: ``peer``, unless ``peer`` is a trusted proxy, in which case
+    ``X-Forwarded-For`` is walked from the right past every trusted proxy. The first untrusted
+    hop is the client; entries left of it were written by the client and are ignored."""
+    networks = tuple(trusted_proxies)
+    address = _parse_ip(peer)
+    if address is None or not networks or not _trusted(address, networks):
+        return peer
+    forwarded = headers.get("x-forwarded-for", "")
+    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+    client = str(address)
+    for hop in reversed(hops):
+        hop_address = _parse_ip(hop)
+        if hop_address is None:
+            break  # garbage from the client side: trust stops at the last proxy we know
+        client = str(hop_address)
+        if not _trusted(hop_address, networks):
+            break
+    return client
+
+
+def _trusted(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address, networks: tuple[Network, ...]
+) -> bool:
+    return any(address in network for network in networks)
+
+
+def _parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    text = text.strip()
+    if text.startswith("["):  # "[2001:db8::1]:443"
+        text = text[1 : text.find("]")] if "]" in text else text
+    elif text.count(":") == 1:  # "203.0.113.7:5123"
+        text = text.split(":", 1)[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped  # "::ffff:10.0.0.1" is the IPv4 proxy it names
+    return address
+
+
+class MemoryRateLimiter:
+    """Per-process fixed windows; with N workers each admits ``limit`` (use Redis to share)."""
+
+    _SWEEP_EVERY = 10_000
+
+    def __init__(self) -> None:
+        self._windows: dict[str, tuple[int, float]] = {}  # key -> (count, window end)
+        self._hits = 0
+
+    async def hit(self, key: str, limit: int, window: int) -> RateDecision:
+        # No await between read and write: on one event loop this is atomic.
+        now = time.monotonic()
+        self._hits += 1
+        if self._hits % self._SWEEP_EVERY == 0:
+            self._sweep(now)
+        count, end = self._windows.get(key, (0, 0.0))
+        if end <= now:
+            count, end = 0, now + window
+        count += 1
+        self._windows[key] = (count, end)
+        return _decision(count, limit, (end - now) * 1000)
+
+    def _sweep(self, now: float) -> None:
+        # Bounds memory to the keys seen within one window.
+        self._windows = {k: v for k, v in self._windows.items() if v[1] > now}
+
+    async def ready(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        self._windows.clear()
+
+
+# KEYS[1]: the counter; ARGV[1]: window in ms. Returns {count, ms until the window closes}.
+_HIT_SCRIPT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  -- a counter without expiry (left by a crash between commands elsewhere) would block forever
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {count, ttl}
+"""
+
+
+class RedisRateLimiter:
+    """Fixed windows kept in Redis, shared by every worker and instance using the same prefix."""
+
+    def __init__(self, url: str, *, key_prefix: str, timeout: float) -> None:
+        import redis.asyncio as redis_asyncio  # imported here: the in-memory path needs no Redis
+
+        # A blocking pool queues requests for a connection (up to ``timeout``) instead of
+        # failing them when more requests are in flight than the pool has connections.
+        pool = redis_asyncio.BlockingConnectionPool.from_url(
+            url,
+            max_connections=64,
+            timeout=timeout,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+        )
+        self._redis: Any = redis_asyncio.Redis(connection_pool=pool)
+        self._script = self._redis.register_script(_HIT_SCRIPT)
+        self._prefix = key_prefix
+
+    async def hit(self, key: str, limit: int, window: int) -> RateDecision:
+        import redis.exceptions
+
+        try:
+            count, ttl_ms = await self._script(keys=[self._prefix + key], args=[window * 1000])
+        except (redis.exceptions.RedisError, OSError) as error:
+            # Fail closed: an outage must not switch rate limiting off.
+            log.error("rate limit store unreachable: %s", type(error).__name__)
+            raise HttpError(
+                503,
+                "rate_limit_unavailable",
+                "the rate-limit store is unreachable; try again shortly",
+                headers={"Retry-After": "1"},
+            ) from None
+        return _decision(int(count), limit, float(ttl_ms))
+
+    async def ready(self) -> bool:
+        try:
+            return bool(await self._redis.ping())
+        except Exception:
+            return False
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+        await self._redis.connection_pool.disconnect()
+
+
+def _decision(count: int, limit: int, ms_left: float) -> RateDecision:
+    allowed = count <= limit
+    return RateDecision(
+        allowed=allowed,
+        limit=limit,
+        remaining=max(0, limit - count),
+        retry_after=0 if allowed else max(1, math.ceil(ms_left / 1000)),
+    )
+
+
+def build_rate_limiter(settings: RateLimitSettings) -> RateLimiter:
+    if settings.redis_url:
+        return RedisRateLimiter(
+            settings.redis_url, key_prefix=settings.key_prefix, timeout=settings.redis_timeout
+        )
+    return MemoryRateLimiter()

@@ -1,0 +1,172 @@
+"""Each benchmark script, run for about a second, so that none of them rots between real runs.
+
+The numbers are not judged (a second on a shared machine says nothing); the tables must be
+there and hold real measurements: positive rates, parsed latencies, no refused requests.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from tests.conftest import load_vectors
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+IN_CI = os.environ.get("CI") == "true"
+
+
+def load_bench_module(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_script(script: str, *args: str, timeout: float = 120) -> str:
+    done = subprocess.run(
+        [sys.executable, str(BENCH / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        check=False,
+    )
+    assert done.returncode == 0, f"{script} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def table(output: str, first_header: str, column: str | None = None) -> list[dict[str, str]]:
+    """The rows of the first markdown table whose first column is headed ``first_header``
+    (and that has a column ``column``, when given)."""
+    lines = output.splitlines()
+    for i, line in enumerate(lines):
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| ") and cells[0] == first_header and column in (None, *cells):
+            rows = []
+            for row in lines[i + 2 :]:
+                if not row.startswith("|"):
+                    break
+                values = [c.strip() for c in row.strip().strip("|").split("|")]
+                rows.append(dict(zip(cells, values, strict=True)))
+            return rows
+    raise AssertionError(f"no table headed {first_header!r} in:\n{output}")
+
+
+def number(cell: str) -> float:
+    return float(cell.replace(",", "").rstrip("x%"))
+
+
+def needs(*programs: str) -> None:
+    missing = [p for p in programs if shutil.which(p) is None]
+    if missing and not IN_CI:
+        pytest.skip(f"needs {', '.join(missing)} (scripts/bootstrap installs them)")
+
+
+def test_reference_reproduces_the_official_python_tokens() -> None:
+    # The baseline is only fair if it does the official generator's work: same bytes out.
+    reference = load_bench_module("reference_token04")
+    vectors = load_vectors("token04-official.json")
+    for v in vectors:
+        token = reference.encode_reference(
+            v["app_id"],
+            v["user_id"],
+            v["secret"],
+            v["ctime"],
+            v["expire"],
+            v["nonce"],
+            v["payload"],
+            v["mode"],
+            bytes.fromhex(v["iv_hex"]),
+        )
+        assert token == v["token"], v["source"]
+
+
+def test_reference_decodes_what_the_library_mints() -> None:
+    from zego_token import generate_token04
+
+    reference = load_bench_module("reference_token04")
+    secret = "0123456789abcdef0123456789abcdef"
+    for mode in ("gcm", "cbc"):
+        token = generate_token04(7, "alice", secret, 600, "p", mode=mode)
+        claims = reference.decode_reference(token, secret)
+        assert (claims["app_id"], claims["user_id"], claims["payload"]) == (7, "alice", "p")
+
+
+def test_wrk_parser_reads_units_and_errors() -> None:
+    wrk = load_bench_module("wrk")
+    output = """Running 1s test @ http://127.0.0.1:1/api/token
+  2 threads and 64 connections
+  Latency Distribution
+     50%  850.00us
+     75%    1.20ms
+     90%    2.00ms
+     99%    1.05s
+  1234 requests in 1.00s, 1.00MB read
+  Socket errors: connect 0, read 2, write 0, timeout 3
+  Non-2xx or 3xx responses: 7
+Requests/sec:   1234.50
+Transfer/sec:      1.00MB
+"""
+    result = wrk.parse(output)
+    assert (result.requests, result.requests_per_s) == (1234, 1234.5)
+    assert (result.p50_ms, result.p99_ms) == (0.85, 1050.0)
+    assert (result.non_2xx, result.socket_errors, result.errors) == (7, 5, 12)
+    with pytest.raises(wrk.WrkError):
+        wrk.parse("Running 1s test\n")
+
+
+def test_library_benchmark_prints_rates_ratios_and_profile() -> None:
+    output = run_script("bench_library.py", "--quick", "--profile")
+    rows = table(output, "operation")
+    assert [r["operation"] for r in rows][:2] == ["generate gcm", "generate gcm + privileges"]
+    assert len(rows) == 8
+    for row in rows:
+        assert number(row["zego-token tokens/s"]) > 0
+        assert number(row["reference tokens/s"]) > 0
+        assert number(row["ratio"]) > 0
+    frames = table(output, "frame (function, file:first line)")
+    assert any("token04.py" in f["frame (function, file:first line)"] for f in frames)
+    steps = table(output, "operation", column="ns per call")
+    assert {s["operation"] for s in steps} == {"generate gcm", "decode gcm", "decode cbc"}
+    assert all(number(s["ns per call"]) > 0 for s in steps)
+
+
+@pytest.mark.slow
+def test_server_benchmark_runs_both_servers_without_errors() -> None:
+    needs("wrk", "node")
+    output = run_script("bench_server.py", "--quick", "--workers", "1")
+    rows = table(output, "round")
+    assert {r["server"] for r in rows} == {"zego-token", "node"}
+    for row in rows:
+        assert number(row["req/s"]) > 0, row
+        assert number(row["p99 ms"]) > 0, row
+        # A wrong API key or URL would show up here as every request refused.
+        assert number(row["non-2xx"]) == 0, row
+    verdicts = table(output, "target")
+    assert verdicts[0]["target"].startswith("req/s zego-token/node")
+    assert "/metrics answered 200" in output
+
+
+@pytest.mark.slow
+def test_soak_reports_memory_of_every_worker() -> None:
+    needs("wrk")
+    output = run_script("soak.py", "--quick", "--workers", "2")
+    processes = table(output, "process")
+    workers = [p for p in processes if p["process"] == "worker"]
+    assert len(workers) >= 2, processes
+    for proc in processes:
+        assert number(proc["RSS start MiB"]) > 0, proc
+        assert number(proc["RSS end MiB"]) > 0, proc
+    load = table(output, "req/s")
+    assert number(load[0]["req/s"]) > 0
+    assert number(load[0]["non-2xx"]) == 0

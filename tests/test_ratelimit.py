@@ -1,0 +1,192 @@
+"""Rate limits: settings, the client IP behind proxies, and both limiters (Redis for real)."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fixtures.redis_server import free_port, redis_server
+from zego_token.server.contracts import ConfigError, HttpError, RateLimiter
+from zego_token.server.ratelimit import (
+    MemoryRateLimiter,
+    RateLimitSettings,
+    RedisRateLimiter,
+    build_rate_limiter,
+    client_ip,
+)
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+def redis_limiter(url: str) -> RedisRateLimiter:
+    return RedisRateLimiter(url, key_prefix=f"test:{id(url)}:", timeout=1.0)
+
+
+# --- settings ------------------------------------------------------------------------------
+
+
+def test_defaults_are_off_and_in_memory() -> None:
+    settings = RateLimitSettings.from_mapping({})
+    assert (settings.per_identity, settings.per_ip, settings.window) == (0, 0, 60)
+    assert isinstance(build_rate_limiter(settings), MemoryRateLimiter)
+
+
+def test_trusted_proxies_are_parsed() -> None:
+    settings = RateLimitSettings.from_mapping({"trusted_proxies": ["10.0.0.0/8", "::1"]})
+    assert settings.trusted_proxies == (
+        ipaddress.ip_network("10.0.0.0/8"),
+        ipaddress.ip_network("::1/128"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"per_ip": -1}, "rate_limit.per_ip"),
+        ({"window": 0}, "rate_limit.window"),
+        ({"redis_url": "localhost:6379"}, "rate_limit.redis_url"),
+        ({"trusted_proxies": ["10.0.0.0/33"]}, "rate_limit.trusted_proxies"),
+        ({"per_identity": "10"}, "rate_limit.per_identity"),
+        ({"burst": 5}, "rate_limit.burst"),
+    ],
+)
+def test_bad_settings_name_the_key(data: dict[str, Any], key: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        RateLimitSettings.from_mapping(data)
+    assert caught.value.key == key
+
+
+# --- client IP -----------------------------------------------------------------------------
+
+PROXIES = (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("192.0.2.1/32"))
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "expected"),
+    [
+        # no trusted proxy in front: the header is the client's own words and is ignored
+        ("203.0.113.5", "1.2.3.4", "203.0.113.5"),
+        # the load balancer adds the client
+        ("10.0.0.2", "203.0.113.5", "203.0.113.5"),
+        # a spoofed entry on the left is skipped: the first untrusted hop from the right wins
+        ("10.0.0.2", "6.6.6.6, 203.0.113.5", "203.0.113.5"),
+        # two trusted proxies in a row
+        ("10.0.0.2", "203.0.113.5, 192.0.2.1, 10.1.1.1", "203.0.113.5"),
+        # every hop trusted: the leftmost is as close to the client as we can tell
+        ("10.0.0.2", "10.0.0.9", "10.0.0.9"),
+        # no header behind a proxy: the proxy itself
+        ("10.0.0.2", None, "10.0.0.2"),
+        # garbage stops the walk at the last proxy we trust
+        ("10.0.0.2", "203.0.113.5, not-an-ip", "10.0.0.2"),
+        # ports and IPv4-mapped IPv6
+        ("::ffff:10.0.0.2", "203.0.113.5:4711", "203.0.113.5"),
+        ("10.0.0.2", "[2001:db8::7]:443", "2001:db8::7"),
+    ],
+)
+def test_client_ip(peer: str, forwarded: str | None, expected: str) -> None:
+    headers = {} if forwarded is None else {"x-forwarded-for": forwarded}
+    assert client_ip(peer, headers, PROXIES) == expected
+
+
+def test_client_ip_without_trusted_proxies_is_the_peer() -> None:
+    assert client_ip("10.0.0.2", {"x-forwarded-for": "1.2.3.4"}, ()) == "10.0.0.2"
+
+
+# --- both limiters behave the same ---------------------------------------------------------
+
+
+async def admitted(limiter: RateLimiter, key: str, limit: int, hits: int) -> int:
+    decisions = await asyncio.gather(*(limiter.hit(key, limit, 60) for _ in range(hits)))
+    return sum(d.allowed for d in decisions)
+
+
+def limiters(redis_url: str) -> list[RateLimiter]:
+    return [MemoryRateLimiter(), redis_limiter(redis_url)]
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+def test_limit_then_429_decision(kind: str, redis_url: str) -> None:
+    async def scenario() -> None:
+        limiter = MemoryRateLimiter() if kind == "memory" else redis_limiter(redis_url)
+        first = await limiter.hit("ip:1.2.3.4", 3, 60)
+        assert (first.allowed, first.limit, first.remaining, first.retry_after) == (True, 3, 2, 0)
+        await limiter.hit("ip:1.2.3.4", 3, 60)
+        third = await limiter.hit("ip:1.2.3.4", 3, 60)
+        assert third.allowed and third.remaining == 0
+        fourth = await limiter.hit("ip:1.2.3.4", 3, 60)
+        assert not fourth.allowed and 59 <= fourth.retry_after <= 60
+        other = await limiter.hit("ip:5.6.7.8", 3, 60)
+        assert other.allowed, "keys are counted separately"
+        await limiter.close()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+def test_window_reopens(kind: str, redis_url: str) -> None:
+    async def scenario() -> None:
+        limiter = MemoryRateLimiter() if kind == "memory" else redis_limiter(redis_url)
+        assert (await limiter.hit("id:w", 1, 1)).allowed
+        refused = await limiter.hit("id:w", 1, 1)
+        assert not refused.allowed and refused.retry_after == 1
+        await asyncio.sleep(1.05)
+        assert (await limiter.hit("id:w", 1, 1)).allowed
+        await limiter.close()
+
+    asyncio.run(scenario())
+
+
+def test_redis_counts_atomically_across_clients(redis_url: str) -> None:
+    """Two independent clients (as two workers would be) racing: exactly ``limit`` admitted."""
+
+    async def scenario() -> int:
+        a, b = redis_limiter(redis_url), redis_limiter(redis_url)
+        counts = await asyncio.gather(
+            admitted(a, "id:race", 50, 150), admitted(b, "id:race", 50, 150)
+        )
+        await a.close()
+        await b.close()
+        return sum(counts)
+
+    assert asyncio.run(scenario()) == 50
+
+
+def test_redis_unreachable_fails_closed() -> None:
+    async def scenario() -> None:
+        limiter = RedisRateLimiter(
+            f"redis://127.0.0.1:{free_port()}/0", key_prefix="x:", timeout=0.3
+        )
+        assert not await limiter.ready()
+        with pytest.raises(HttpError) as caught:
+            await limiter.hit("ip:1.2.3.4", 10, 60)
+        assert (caught.value.status, caught.value.code) == (503, "rate_limit_unavailable")
+        assert caught.value.headers["Retry-After"] == "1"
+        await limiter.close()
+
+    asyncio.run(scenario())
+
+
+def test_redis_ready(redis_url: str) -> None:
+    async def scenario() -> bool:
+        limiter = redis_limiter(redis_url)
+        try:
+            return await limiter.ready()
+        finally:
+            await limiter.close()
+
+    assert asyncio.run(scenario())
+
+
+def test_limiters_helper_builds_both(redis_url: str, tmp_path: Path) -> None:
+    built = build_rate_limiter(RateLimitSettings.from_mapping({"redis_url": redis_url}))
+    assert isinstance(built, RedisRateLimiter)
+    asyncio.run(built.close())
