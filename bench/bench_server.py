@@ -15,11 +15,16 @@ import argparse
 import os
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
+import pyspy
 import report
 import servers
 import wrk
+
+Run = tuple[int, str, wrk.WrkResult, float]  # round, server, wrk's numbers, server CPU seconds
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
         "--workers", type=int, default=os.cpu_count() or 1, help="workers per server (cores)"
     )
     parser.add_argument("--quick", action="store_true", help="one 1-second round, no warm-up")
+    parser.add_argument(
+        "--profile", action="store_true", help="then sample one zego-token worker with py-spy"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.seconds, args.rounds, args.warmup = 1, 1, 0
@@ -50,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
 
     api_key = servers.new_api_key()
     headers = {"Authorization": f"Bearer {api_key}"}
-    runs: list[tuple[int, str, wrk.WrkResult]] = []
+    runs: list[Run] = []
+    profile = ""
     with tempfile.TemporaryDirectory(prefix="zego-bench-") as tmp:
         workdir = Path(tmp)
         with (
@@ -63,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
                     wrk.run(server.token_url, seconds=args.warmup, headers=headers)
             for round_no in range(1, args.rounds + 1):
                 for server in contenders:
+                    pids = server.pids()
+                    cpu_before = servers.cpu_seconds(pids)
                     result = wrk.run(
                         server.token_url,
                         seconds=args.seconds,
@@ -70,7 +81,10 @@ def main(argv: list[str] | None = None) -> int:
                         threads=args.threads,
                         headers=headers,
                     )
-                    runs.append((round_no, server.name, result))
+                    cpu = servers.cpu_seconds(pids) - cpu_before
+                    runs.append((round_no, server.name, result, cpu))
+            if args.profile:
+                profile = profile_worker(ours, args.seconds, headers)
             metrics_status, metrics = servers.get(ours.base_url + "/metrics", api_key)
             alive = [s.name for s in contenders if s.process.poll() is None]
         # One JSON line per request is the production log level's cost; count that it was paid.
@@ -80,16 +94,38 @@ def main(argv: list[str] | None = None) -> int:
     print(rounds_table(runs))
     print()
     print(summary(runs, "zego-token", "node"))
-    sent = sum(r.requests for _, name, r in runs if name == ours.name)
+    sent = sum(r.requests for _, name, r, _ in runs if name == ours.name)
     print(
         f"\n- zego-token wrote {access_lines:,} JSON access-log lines for the "
         f"{sent:,} measured requests (plus warm-up); /metrics answered {metrics_status} "
         f"with {len(metrics):,} bytes; still running at the end: {', '.join(alive) or 'none'}"
     )
+    if profile:
+        print("\n### py-spy: one zego-token worker under the same load\n")
+        print(profile)
     return 0
 
 
-def rounds_table(runs: list[tuple[int, str, wrk.WrkResult]]) -> str:
+def profile_worker(server: servers.Server, seconds: int, headers: dict[str, str]) -> str:
+    """Load the server with wrk while py-spy samples its first worker."""
+    pids = server.pids()
+    worker = pids[1] if len(pids) > 1 else pids[0]
+    result: list[wrk.WrkResult] = []
+    loader = threading.Thread(
+        target=lambda: result.append(
+            wrk.run(server.token_url, seconds=seconds + 2, headers=headers)
+        )
+    )
+    loader.start()
+    try:
+        time.sleep(1)  # let wrk open its connections first
+        stacks = pyspy.record(worker, seconds)
+    finally:
+        loader.join()
+    return pyspy.top_tables(stacks)
+
+
+def rounds_table(runs: list[Run]) -> str:
     rows = [
         (
             n,
@@ -98,20 +134,35 @@ def rounds_table(runs: list[tuple[int, str, wrk.WrkResult]]) -> str:
             f"{r.p50_ms:.2f}",
             f"{r.p99_ms:.2f}",
             report.count(r.requests),
+            f"{cpu / r.requests * 1e6:.0f}" if r.requests else "-",
             r.non_2xx,
             r.socket_errors,
         )
-        for n, name, r in runs
+        for n, name, r, cpu in runs
     ]
     return report.table(
-        ("round", "server", "req/s", "p50 ms", "p99 ms", "requests", "non-2xx", "socket errors"),
+        (
+            "round",
+            "server",
+            "req/s",
+            "p50 ms",
+            "p99 ms",
+            "requests",
+            "server CPU us/req",
+            "non-2xx",
+            "socket errors",
+        ),
         rows,
     )
 
 
-def summary(runs: list[tuple[int, str, wrk.WrkResult]], ours: str, baseline: str) -> str:
+def summary(runs: list[Run], ours: str, baseline: str) -> str:
     def of(name: str) -> list[wrk.WrkResult]:
-        return [r for _, n, r in runs if n == name]
+        return [r for _, n, r, _ in runs if n == name]
+
+    def cpu_per_request(name: str) -> float:
+        cpu = sum(c for _, n, _, c in runs if n == name)
+        return cpu / max(1, sum(r.requests for _, n, r, _ in runs if n == name)) * 1e6
 
     a, b = of(ours), of(baseline)
     rps_a = report.median([r.requests_per_s for r in a])
@@ -127,12 +178,13 @@ def summary(runs: list[tuple[int, str, wrk.WrkResult]], ours: str, baseline: str
             report.count(report.median([r.requests_per_s for r in rs])),
             f"{report.median([r.p50_ms for r in rs]):.2f}",
             f"{report.median([r.p99_ms for r in rs]):.2f}",
+            f"{cpu_per_request(name):.0f}",
             sum(r.errors for r in rs),
         )
         for name, rs in ((ours, a), (baseline, b))
     ]
     medians = report.table(
-        ("server (median of rounds)", "req/s", "p50 ms", "p99 ms", "errors"), rows
+        ("server (median of rounds)", "req/s", "p50 ms", "p99 ms", "CPU us/req", "errors"), rows
     )
     rps_ratio = rps_a / rps_b
     p99_ratio = p99_a / p99_b

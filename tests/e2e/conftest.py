@@ -8,16 +8,9 @@ command that installs it.
 from __future__ import annotations
 
 import functools
-import json
 import os
-import signal
-import subprocess
-import sys
 import threading
-import time
-import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -25,6 +18,11 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import pytest
+
+# The real token server, started by the server suite's own factories (one process per call).
+from tests.server.conftest import RunningServer, StartServer, start_module_server, start_server
+
+__all__ = ["RunningServer", "StartServer", "start_module_server", "start_server"]
 
 E2E_DIR = Path(__file__).resolve().parent
 PAGES_DIR = E2E_DIR / "pages"
@@ -88,82 +86,6 @@ def _start_static_origin() -> StaticOrigin:
     thread = threading.Thread(target=server.serve_forever, name="static-origin", daemon=True)
     thread.start()
     return StaticOrigin(server, thread)
-
-
-@dataclass
-class TokenServer:
-    """A real ``python -m zego_token.server`` process and everything it printed."""
-
-    process: subprocess.Popen[str]
-    base_url: str
-    output: list[str]
-
-    def printed(self) -> str:
-        return "".join(self.output)
-
-
-@contextmanager
-def run_token_server(
-    args: Sequence[str] = (), env: Mapping[str, str] | None = None
-) -> Iterator[TokenServer]:
-    """Start the token server on a free loopback port, wait for /healthz, stop it afterwards."""
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith("ZEGO_")}
-    child_env.update(env or {})
-    process = subprocess.Popen(
-        [sys.executable, "-m", "zego_token.server", "--host", "127.0.0.1", "--port", "0", *args],
-        env=child_env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    output: list[str] = []
-    url_found = threading.Event()
-    base_url: list[str] = []
-
-    # Drain the output for the process's whole life, so a chatty server never blocks on it.
-    def drain() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            output.append(line)
-            if not url_found.is_set() and line.startswith("{"):
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    continue
-                if record.get("msg") == "server starting":
-                    base_url.append(record["url"])
-                    url_found.set()
-        url_found.set()
-
-    threading.Thread(target=drain, name="token-server-output", daemon=True).start()
-    try:
-        if not url_found.wait(20) or not base_url:
-            raise AssertionError(f"token server did not start:\n{''.join(output)}")
-        server = TokenServer(process, base_url[0], output)
-        _wait_healthy(server)
-        yield server
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-
-
-def _wait_healthy(server: TokenServer) -> None:
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            with urllib.request.urlopen(f"{server.base_url}/healthz", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        if server.process.poll() is not None or time.monotonic() > deadline:
-            raise AssertionError(f"token server is not healthy:\n{server.printed()}")
-        time.sleep(0.05)
 
 
 @pytest.fixture(scope="session")

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.conftest import E2E_DIR, StaticOrigin, Tab, run_token_server
+from tests.e2e.conftest import E2E_DIR, StartServer, StaticOrigin, Tab
 from zego_token import InvalidParameter, decode_token04, kit_token_for_production, parse_kit_token
 
 pytestmark = pytest.mark.browser
@@ -29,15 +28,16 @@ UIKIT_VERSION = json.loads((E2E_DIR / "package.json").read_text("utf-8"))["depen
 
 
 @pytest.fixture(scope="module")
-def token_url(app_origin: StaticOrigin) -> Iterator[str]:
+def token_url(app_origin: StaticOrigin, start_module_server: StartServer) -> str:
     """The real server, whose CORS allow-list names only the customer's web app."""
-    env = {
-        "ZEGO_APP_ID": str(APP_ID),
-        "ZEGO_SERVER_SECRET": SECRET,
-        "ZEGO_TOKEN_CORS_ORIGINS": app_origin.origin,
-    }
-    with run_token_server(env=env) as server:
-        yield f"{server.base_url}/api/token"
+    server = start_module_server(
+        env={
+            "ZEGO_APP_ID": str(APP_ID),
+            "ZEGO_SERVER_SECRET": SECRET,
+            "ZEGO_TOKEN_CORS_ORIGINS": app_origin.origin,
+        }
+    )
+    return f"{server.url}/api/token"
 
 
 def open_uikit_page(tab: Tab, origin: StaticOrigin) -> None:

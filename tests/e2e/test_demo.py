@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import re
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
 
+import httpx
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS_DIR, Tab, TokenServer, run_token_server
+from tests.e2e.conftest import ARTIFACTS_DIR, RunningServer, StartServer, Tab
 from zego_token import (
     Privileges,
     decode_token04,
@@ -31,18 +29,16 @@ SCREENSHOT_NAME = "Zoë Martin"
 
 
 @pytest.fixture(scope="module")
-def demo_server() -> Iterator[TokenServer]:
+def demo_server(start_module_server: StartServer) -> RunningServer:
     """Exactly the README's main command: a throwaway AppID and secret, demo page on."""
-    with run_token_server(["--demo"]) as server:
-        yield server
+    return start_module_server(args=["--demo"], app=False)
 
 
 @pytest.fixture(scope="module")
-def known_secret_demo() -> Iterator[TokenServer]:
+def known_secret_demo(start_module_server: StartServer) -> RunningServer:
     """The demo page switched on by configuration, with an app whose secret the test knows."""
     env = {"ZEGO_APP_ID": str(APP_ID), "ZEGO_SERVER_SECRET": SECRET, "ZEGO_TOKEN_DEMO_ENABLED": "1"}
-    with run_token_server(env=env) as server:
-        yield server
+    return start_module_server(env=env)
 
 
 def get_token(tab: Tab, user_id: str, user_name: str, room_id: str, *, strict: bool) -> None:
@@ -72,9 +68,9 @@ def seconds_left(tab: Tab) -> int:
     return int(match.group(1))
 
 
-def test_demo_page_by_clicks(tab: Tab, demo_server: TokenServer) -> None:
-    app_id = int(re.search(r"AppID: (\d+)", demo_server.printed()).group(1))  # type: ignore[union-attr]
-    tab.page.goto(f"{demo_server.base_url}/demo")
+def test_demo_page_by_clicks(tab: Tab, demo_server: RunningServer) -> None:
+    app_id = int(re.search(r"AppID: (\d+)", demo_server.output()).group(1))  # type: ignore[union-attr]
+    tab.page.goto(f"{demo_server.url}/demo")
     banner = text(tab, "#demo-banner")
     assert banner.startswith("Demo tokens are not accepted by ZEGOCLOUD.")
 
@@ -124,9 +120,9 @@ def test_demo_page_by_clicks(tab: Tab, demo_server: TokenServer) -> None:
 
 
 def test_demo_page_tokens_decode_with_this_library(
-    tab: Tab, known_secret_demo: TokenServer
+    tab: Tab, known_secret_demo: RunningServer
 ) -> None:
-    tab.page.goto(f"{known_secret_demo.base_url}/demo")
+    tab.page.goto(f"{known_secret_demo.url}/demo")
 
     get_token(tab, "bob-7", NAME, "room.9", strict=False)
     claims = decode_token04(text(tab, "#token"), SECRET, app_id=APP_ID, user_id="bob-7")
@@ -151,11 +147,11 @@ def test_demo_page_tokens_decode_with_this_library(
 
 
 def test_demo_page_explains_a_bad_user_id_before_asking(
-    tab: Tab, known_secret_demo: TokenServer
+    tab: Tab, known_secret_demo: RunningServer
 ) -> None:
     requests: list[str] = []
     tab.page.on("request", lambda request: requests.append(request.url))
-    tab.page.goto(f"{known_secret_demo.base_url}/demo")
+    tab.page.goto(f"{known_secret_demo.url}/demo")
     requests.clear()
 
     tab.page.fill("#user-id", "alice&admin=1")
@@ -168,18 +164,9 @@ def test_demo_page_explains_a_bad_user_id_before_asking(
     assert not tab.page.is_visible("#result")
 
 
-def test_demo_page_is_off_without_demo_mode() -> None:
-    env = {"ZEGO_APP_ID": str(APP_ID), "ZEGO_SERVER_SECRET": SECRET}
-    with run_token_server(env=env) as server:
-        for path in ("/demo", "/demo/demo.js"):
-            with pytest.raises(urllib.error.HTTPError) as refused:
-                urllib.request.urlopen(f"{server.base_url}{path}", timeout=5)
-            assert refused.value.code == 404
-        inspect = urllib.request.Request(
-            f"{server.base_url}/api/debug/inspect",
-            data=b'{"token": "04"}',
-            headers={"Content-Type": "application/json"},
-        )
-        with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(inspect, timeout=5)
-        assert refused.value.code == 404
+def test_demo_page_is_off_without_demo_mode(start_server: StartServer) -> None:
+    server = start_server(env={"ZEGO_APP_ID": str(APP_ID), "ZEGO_SERVER_SECRET": SECRET})
+    for path in ("/demo", "/demo/demo.js"):
+        assert httpx.get(f"{server.url}{path}", timeout=5).status_code == 404
+    inspect = httpx.post(f"{server.url}/api/debug/inspect", json={"token": "04"}, timeout=5)
+    assert inspect.status_code == 404

@@ -98,8 +98,10 @@ env_values = st.one_of(
     ),
 )
 def test_any_environment_fails_only_with_config_error(base: bool, extra: dict[str, str]) -> None:
-    env = {**(BASE_ENV if base else {}), **{k if k.startswith("ZEGO") else "ZEGO_TOKEN_" + k: v
-                                             for k, v in extra.items()}}
+    env = {
+        **(BASE_ENV if base else {}),
+        **{k if k.startswith("ZEGO") else "ZEGO_TOKEN_" + k: v for k, v in extra.items()},
+    }
     _load(env)
 
 
@@ -109,8 +111,19 @@ toml_scalars = st.one_of(
     st.text(max_size=30).map(json.dumps),
     st.lists(st.text(max_size=10).map(json.dumps), max_size=3).map(lambda v: f"[{', '.join(v)}]"),
 )
-SECTIONS = ["server", "token", "cors", "auth", "auth.jwt", "logging", "demo", "policy",
-            "hook", "rate_limit", "nope"]
+SECTIONS = [
+    "server",
+    "token",
+    "cors",
+    "auth",
+    "auth.jwt",
+    "logging",
+    "demo",
+    "policy",
+    "hook",
+    "rate_limit",
+    "nope",
+]
 
 
 @settings(
@@ -176,6 +189,28 @@ def test_a_timeout_that_is_not_a_finite_number_is_a_config_error(name: str, valu
         )
     with pytest.raises(ConfigError, match=name.removeprefix("ZEGO_TOKEN_").lower()[-7:]):
         load_settings(Overrides(), env)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+@pytest.mark.parametrize(
+    ("section", "key", "needs"),
+    [
+        ("rate_limit", "redis_timeout", ""),
+        (
+            "auth.jwt",
+            "jwks_timeout",
+            'algorithms = ["RS256"]\nissuer = "https://id.example"\naudience = ["zego"]\n'
+            'jwks_url = "https://id.example/jwks.json"\n',
+        ),
+    ],
+)
+def test_a_toml_timeout_that_is_not_finite_is_a_config_error(
+    tmp_path: Path, section: str, key: str, needs: str, value: str
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(f"[{section}]\n{needs}{key} = {value}\n")
+    with pytest.raises(ConfigError, match=f"{section}.{key}"):
+        load_settings(Overrides(config_file=str(path)), BASE_ENV)
 
 
 # -- request parameters ------------------------------------------------------------------------

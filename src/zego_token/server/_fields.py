@@ -7,11 +7,12 @@ every mistake stops start-up with a ``ConfigError`` naming the dotted key.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from .contracts import ConfigError
 
-_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a finite number", bool: "true or false"}
 
 
 def read_fields(
@@ -42,7 +43,9 @@ def _check(dotted: str, value: object, expected: type) -> object:
     elif expected is int:
         ok = isinstance(value, int) and not isinstance(value, bool)
     elif expected is float:
+        # TOML allows nan and inf; NaN passes every "<= 0" check, so refuse both here.
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        ok = ok and math.isfinite(value)  # type: ignore[arg-type]
         if ok:
             value = float(value)  # type: ignore[arg-type]
     else:
