@@ -144,7 +144,7 @@ def test_library_benchmark_prints_rates_ratios_and_profile() -> None:
 @pytest.mark.slow
 def test_server_benchmark_runs_both_servers_without_errors() -> None:
     needs("wrk", "node")
-    output = run_script("bench_server.py", "--quick", "--workers", "1")
+    output = run_script("bench_server.py", "--quick", "--workers", "1", "--profile")
     rows = table(output, "round")
     assert {r["server"] for r in rows} == {"zego-token", "node"}
     for row in rows:
@@ -155,6 +155,9 @@ def test_server_benchmark_runs_both_servers_without_errors() -> None:
     verdicts = table(output, "target")
     assert verdicts[0]["target"].startswith("req/s zego-token/node")
     assert "/metrics answered 200" in output
+    # py-spy saw the request handler of our worker.
+    functions = table(output, "function (including callees)")
+    assert any("zego_token/server/" in f["function (including callees)"] for f in functions)
 
 
 @pytest.mark.slow

@@ -51,6 +51,7 @@ Response = tuple[int, list[Header], bytes]
 STATIC_DIR = Path(__file__).parent / "static"
 _STATIC_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _READY_TIMEOUT = 3.0
+BODY_TIMEOUT = 10.0  # seconds for a request body to arrive once its headers have
 
 _NOSNIFF = (b"x-content-type-options", b"nosniff")
 _NO_STORE = (b"cache-control", b"no-store")
@@ -404,6 +405,18 @@ class TokenServer:
                 raise HttpError(400, "invalid_parameter", "Content-Length is not a number")
             if int(req.content_length) > self.max_body:
                 raise self._too_large()
+        try:
+            return await asyncio.wait_for(self._read_body(req), BODY_TIMEOUT)
+        except asyncio.TimeoutError:
+            # A client trickling its body would otherwise hold the request open forever
+            # (Granian times out slow headers, not slow bodies).
+            raise HttpError(
+                408,
+                "request_timeout",
+                f"the body did not arrive within {BODY_TIMEOUT:g} s; send it in one go",
+            ) from None
+
+    async def _read_body(self, req: Request) -> bytes:
         chunks = []
         size = 0
         while True:

@@ -21,6 +21,7 @@ ERROR_CODES = {
     403: "a policy's code naming the rule that denied the request, or cors_origin_not_allowed",
     404: "not_found",
     405: "method_not_allowed (see the Allow header)",
+    408: "request_timeout (the body did not arrive in time)",
     413: "body_too_large",
     415: "unsupported_media_type",
     422: "ttl_out_of_range (the TTL is refused, never clamped)",
@@ -163,7 +164,7 @@ def build_openapi(settings: Settings, *, user_id_pattern: str | None = None) -> 
                 "required": True,
                 "content": {"application/json": {"schema": body_schema(kind)}},
             }
-            operation["responses"].update(_errors(413, 415))
+            operation["responses"].update(_errors(408, 413, 415))
         if security is not None:
             operation["security"] = security
         return operation

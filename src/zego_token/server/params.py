@@ -77,6 +77,25 @@ def parse_query(query: bytes) -> list[tuple[str, str]]:
     return pairs
 
 
+class _RepeatedField(ValueError):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def _unique_fields(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """A JSON object whose names are unique: with {"user_id": "a", "user_id": "b"} a proxy that
+    reads the first and this server the last would disagree on the user, so both are refused."""
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        seen: set[str] = set()
+        for name, _ in pairs:
+            if name in seen:
+                raise _RepeatedField(name)
+            seen.add(name)
+    return data
+
+
 def bad(message: str, code: str = "invalid_parameter") -> HttpError:
     return HttpError(400, code, message)
 
@@ -165,7 +184,11 @@ class RequestParser:
             raise bad('the body is empty: send JSON such as {"user_id": "alice", "ttl": 3600}',
                       "invalid_json")
         try:
-            data = json.loads(body.decode("utf-8"))
+            data = json.loads(body.decode("utf-8"), object_pairs_hook=_unique_fields)
+        except _RepeatedField as exc:
+            raise bad(
+                f"{exc.name[:40]!r} is given more than once; give it once", "invalid_json"
+            ) from None
         except UnicodeDecodeError:
             raise bad("the body is not UTF-8 JSON", "invalid_json") from None
         except (ValueError, RecursionError) as exc:
