@@ -84,8 +84,10 @@ def privilege_json(data: bytes) -> None:
 _APP_ID = 1234567890
 _SECOND_APP = 987654321
 _BASE_ENV = {"ZEGO_APP_ID": str(_APP_ID), "ZEGO_SERVER_SECRET": SECRET}
-_CONFIG_DIR = tempfile.mkdtemp(prefix="zego-fuzz-config-")
-_CONFIG_FILE = os.path.join(_CONFIG_DIR, "config.toml")
+# One reused directory: libFuzzer ends the process with _exit, so nothing could clean up after it.
+_CONFIG_DIR = os.path.join(tempfile.gettempdir(), f"zego-token-fuzz-{os.getuid()}")
+os.makedirs(_CONFIG_DIR, mode=0o700, exist_ok=True)
+_CONFIG_FILE = os.path.join(_CONFIG_DIR, "config.toml")  # config_toml runs one at a time
 
 
 def _env_names() -> list[str]:

@@ -30,12 +30,12 @@ def worker_pids(server: RunningServer) -> list[int]:
     return [r["pid"] for r in server.records() if r.get("msg") == "worker started"]
 
 
-def rss_kib(pid: int) -> int:
-    """Resident memory of a process in KiB, from /proc."""
+def rss_kib(pid: int, field: str = "VmRSS") -> int:
+    """Resident memory of a process in KiB, from /proc: now (VmRSS) or its peak (VmHWM)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1])
-    raise AssertionError(f"no VmRSS for {pid}")
+    raise AssertionError(f"no {field} for {pid}")
 
 
 def alive(pid: int) -> bool:

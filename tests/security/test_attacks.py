@@ -155,7 +155,7 @@ def test_memory_stays_bounded_under_oversized_requests(server: RunningServer) ->
     (pid,) = worker_pids(server)
     for _ in range(20):  # warm up allocator pools so the baseline is not an empty process
         get(server, params={"userID": "alice"})
-    before = rss_kib(pid)
+    before, peak_before = rss_kib(pid), rss_kib(pid, "VmHWM")
 
     def attack(index: int) -> int:
         if index % 3 == 0:
@@ -177,10 +177,15 @@ def test_memory_stays_bounded_under_oversized_requests(server: RunningServer) ->
     with ThreadPoolExecutor(max_workers=16) as pool:
         statuses = list(pool.map(attack, range(150)))
     assert set(statuses) <= {200, 413}, statuses
-    after = rss_kib(pid)
-    # 50 bodies of 4 MB and 50 declared 50 MB ones were sent: buffering them would cost
-    # hundreds of MB; refusing them costs almost nothing.
+    after, peak_after = rss_kib(pid), rss_kib(pid, "VmHWM")
+    # 50 bodies of 4 MB and 50 declared 50 MB ones were sent, 16 at a time: buffering them
+    # would cost hundreds of MB at the peak; refusing them costs almost nothing.
     assert after - before < 40 * 1024, (before, after)
+    assert peak_after - peak_before < 40 * 1024, (peak_before, peak_after)
+    print(
+        f"memory: worker RSS {before} -> {after} KiB, peak {peak_before} -> {peak_after} KiB "
+        "over 150 oversized requests"
+    )
 
 
 # -- slow clients ------------------------------------------------------------------------------

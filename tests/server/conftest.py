@@ -30,6 +30,7 @@ to refuse to start and returns ``(exit code, stdout, stderr)``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -80,10 +81,8 @@ class RunningServer(str):
         result = []
         for line in list(self._lines):
             if line.startswith("{"):
-                try:
+                with contextlib.suppress(ValueError):
                     result.append(json.loads(line))
-                except ValueError:
-                    pass
         return result
 
     def terminate(self) -> None:
@@ -169,10 +168,8 @@ class ServerManager:
                 line = raw.decode("utf-8", "replace")
                 lines.append(line)
                 if not started.is_set() and '"server starting"' in line:
-                    try:
+                    with contextlib.suppress(ValueError, KeyError):
                         url.append(json.loads(line)["url"])
-                    except (ValueError, KeyError):
-                        pass
                     started.set()
             started.set()
 
@@ -196,7 +193,9 @@ class ServerManager:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if server.process.poll() is not None:
-                pytest.fail(f"token server exited with {server.process.returncode}:\n{server.output()}")
+                pytest.fail(
+                    f"token server exited with {server.process.returncode}:\n{server.output()}"
+                )
             try:
                 if httpx.get(f"{server}/healthz", timeout=2).status_code == 200:
                     return
@@ -259,9 +258,7 @@ def run_server_until_exit(
 
 def api_key_config(extra: str = "", *, name: str = "backend", key_hash: str | None = None) -> str:
     """A TOML config with one API key (``API_KEY``) plus ``extra``."""
-    return (
-        f'[[auth.api_keys]]\nname = "{name}"\nsha256 = "{key_hash or API_KEY_SHA256}"\n' + extra
-    )
+    return f'[[auth.api_keys]]\nname = "{name}"\nsha256 = "{key_hash or API_KEY_SHA256}"\n' + extra
 
 
 def bearer(key: str = API_KEY) -> dict[str, str]:

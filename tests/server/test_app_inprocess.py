@@ -53,7 +53,9 @@ def pipe() -> Iterator[Pipe]:
     log.close()
 
 
-def make_app(pipe: Pipe, env: dict[str, str] | None = None, config: str | None = None) -> TokenServer:
+def make_app(
+    pipe: Pipe, env: dict[str, str] | None = None, config: str | None = None
+) -> TokenServer:
     overrides = Overrides()
     if config is not None:
         path = f"/tmp/zego-token-test-{os.getpid()}.toml"
@@ -126,7 +128,17 @@ def test_the_seed_request_in_process(pipe: Pipe) -> None:
     assert claims.expire - claims.ctime == 86400
 
 
-QUERY_NAMES = ["userID", "expired_ts", "roomID", "publish", "login", "streamID", "appID", "userName", "x"]
+QUERY_NAMES = [
+    "userID",
+    "expired_ts",
+    "roomID",
+    "publish",
+    "login",
+    "streamID",
+    "appID",
+    "userName",
+    "x",
+]
 query_values = st.one_of(
     st.text(max_size=80),
     st.sampled_from(["", "0", "1", "true", "3600", "86400", "-1", "1e3", str(APP_ID), "%", "%zz"]),
@@ -136,10 +148,22 @@ queries = st.lists(st.tuples(st.sampled_from(QUERY_NAMES), query_values), max_si
 raw_queries = st.binary(max_size=200)
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=70),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
     max_leaves=10,
 )
-JSON_NAMES = ["user_id", "ttl", "room_id", "login", "publish", "stream_ids", "app_id", "user_name", "userID"]
+JSON_NAMES = [
+    "user_id",
+    "ttl",
+    "room_id",
+    "login",
+    "publish",
+    "stream_ids",
+    "app_id",
+    "user_name",
+    "userID",
+]
 bodies = st.dictionaries(st.sampled_from(JSON_NAMES), json_values, max_size=8)
 
 
@@ -151,15 +175,19 @@ def _encode(pairs: list[tuple[str, str]]) -> bytes:
 
 @pytest.fixture(scope="module")
 def fuzz_app() -> Iterator[TokenServer]:
-    log = Pipe()
-    app = make_app(log)
-    yield app
-    log.close()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    settings = load_settings(Overrides(), ENV)
+    yield create_app(settings, logger=Logger("info", "json", fd=devnull))
+    os.close(devnull)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(pairs=queries, raw=raw_queries, path=st.sampled_from(["/api/token", "/api/kit-token"]))
-def test_generated_queries_never_500(fuzz_app: TokenServer, pairs: list[tuple[str, str]], raw: bytes, path: str) -> None:
+def test_generated_queries_never_500(
+    fuzz_app: TokenServer, pairs: list[tuple[str, str]], raw: bytes, path: str
+) -> None:
     for query in (_encode(pairs), raw):
         status, _, body = call(fuzz_app, "GET", path, query)
         assert status in (200, 400, 403, 422), (query, body)
@@ -168,9 +196,15 @@ def test_generated_queries_never_500(fuzz_app: TokenServer, pairs: list[tuple[st
     fuzz_app.log.flush()
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=bodies, raw=st.binary(max_size=120), path=st.sampled_from(["/api/token", "/api/kit-token"]))
-def test_generated_bodies_never_500(fuzz_app: TokenServer, data: dict[str, Any], raw: bytes, path: str) -> None:
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    data=bodies, raw=st.binary(max_size=120), path=st.sampled_from(["/api/token", "/api/kit-token"])
+)
+def test_generated_bodies_never_500(
+    fuzz_app: TokenServer, data: dict[str, Any], raw: bytes, path: str
+) -> None:
     headers = [(b"content-type", b"application/json")]
     for body in (json.dumps(data).encode(), raw):
         status, _, answer = call(fuzz_app, "POST", path, body=body, headers=headers)

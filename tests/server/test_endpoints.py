@@ -237,7 +237,6 @@ def test_error_bodies_match_the_error_schema(server: RunningServer) -> None:
 def test_http_keep_alive_serves_many_requests(server: RunningServer) -> None:
     with httpx.Client(base_url=server) as client:
         tokens = {
-            client.get("/api/token", params={"userID": "same"}).json()["token"]
-            for _ in range(50)
+            client.get("/api/token", params={"userID": "same"}).json()["token"] for _ in range(50)
         }
     assert len(tokens) == 50  # a fresh nonce and IV every time

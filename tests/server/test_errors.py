@@ -287,14 +287,19 @@ def test_ttl_out_of_bounds_is_422_not_clamped(server: RunningServer, ttl: int, w
     )
     assert (status, code) == (422, "ttl_out_of_range")
     assert words in message
-    status, code, message = error_of(httpx.post(f"{server}/api/token", json={"user_id": "a", "ttl": ttl}))
+    status, code, message = error_of(
+        httpx.post(f"{server}/api/token", json={"user_id": "a", "ttl": ttl})
+    )
     assert (status, code) == (422, "ttl_out_of_range")
     assert words in message
 
 
 def test_configured_max_ttl(start_server: StartServer) -> None:
     server = start_server("[token]\nmax_ttl = 7200\ndefault_ttl = 600\n")
-    assert httpx.get(f"{server}/api/token", params={"userID": "a", "expired_ts": 7200}).status_code == 200
+    assert (
+        httpx.get(f"{server}/api/token", params={"userID": "a", "expired_ts": 7200}).status_code
+        == 200
+    )
     status, _, message = error_of(
         httpx.get(f"{server}/api/token", params={"userID": "a", "expired_ts": 7201})
     )

@@ -15,6 +15,7 @@ import json
 import mimetypes
 import os
 import re
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
@@ -31,9 +32,9 @@ from .contracts import (
     Decider,
     HttpError,
     Identity,
+    RateDecision,
     RateLimiter,
     RequestContext,
-    TokenKind,
     TokenRequest,
 )
 from .cors import Cors, Header
@@ -53,6 +54,7 @@ _STATIC_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _READY_TIMEOUT = 3.0
 BODY_TIMEOUT = 10.0  # seconds for a request body to arrive once its headers have
 
+_METHODS = frozenset(("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"))
 _NOSNIFF = (b"x-content-type-options", b"nosniff")
 _NO_STORE = (b"cache-control", b"no-store")
 JSON_HEADERS: list[Header] = [(b"content-type", b"application/json"), _NO_STORE, _NOSNIFF]
@@ -213,9 +215,7 @@ class TokenServer:
         self.openapi = openapi_json(settings, user_id_pattern=_user_id_pattern(settings))
         self.routes: dict[str, Route] = {
             "/api/token": Route("/api/token", {"GET": self.token_get, "POST": self.token_post}),
-            "/api/kit-token": Route(
-                "/api/kit-token", {"GET": self.kit_get, "POST": self.kit_post}
-            ),
+            "/api/kit-token": Route("/api/kit-token", {"GET": self.kit_get, "POST": self.kit_post}),
             "/healthz": Route("/healthz", {"GET": self.healthz}),
             "/readyz": Route("/readyz", {"GET": self.readyz}),
             "/metrics": Route("/metrics", {"GET": self.metrics_text}),
@@ -225,11 +225,9 @@ class TokenServer:
         if settings.demo:
             self.routes["/demo"] = Route("/demo", {"GET": self.demo_page})
             self.routes["/demo/"] = self.routes["/demo"]
-            self.routes["/api/debug/inspect"] = Route(
-                "/api/debug/inspect", {"POST": self.inspect}
-            )
+            self.routes["/api/debug/inspect"] = Route("/api/debug/inspect", {"POST": self.inspect})
             self._demo_file_route = Route("/demo/{file}", {"GET": self.demo_file})
-        self._not_found = Route("unmatched", {})
+        self._not_found = Route("(unmatched)", {})
 
     # -- ASGI ----------------------------------------------------------------------------------
 
@@ -260,23 +258,21 @@ class TokenServer:
             self.metrics.error("client_disconnected")
             return
         except Exception as exc:
-            self.log.exception(
-                "unexpected error while answering a request", exc, path=route.name
-            )
+            self.log.exception("unexpected error while answering a request", exc, path=route.name)
             self.metrics.error("internal_error")
             req.error = "internal_error"
             status, headers, body = 500, JSON_HEADERS, _INTERNAL_ERROR
-        if req.origin is not None and self.cors.enabled:
+        if req.origin is not None and self.cors.enabled and status != 204:  # 204: a preflight
             headers = headers + self.cors.headers(req.origin)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
         elapsed = time.perf_counter() - start
         self.metrics.observe(route.name, elapsed)
         if self.log.requests_enabled or status >= 500:
-            path = req.path if len(req.path) <= 200 else req.path[:200] + "..."
+            # The route, not the raw path: an unknown path may carry anything (a pasted key).
             self.log.request(
-                req.method,
-                path,
+                req.method if req.method in _METHODS else "(other)",
+                route.name,
                 status,
                 elapsed * 1000.0,
                 req.user_id,
@@ -338,6 +334,7 @@ class TokenServer:
 
     async def close(self) -> None:
         self.log.flush()
+        self.metrics.flush()
         if self.limiter is not None:
             try:
                 await self.limiter.close()
@@ -359,14 +356,21 @@ class TokenServer:
         return await self._issue(req, self.parser.from_json(await self._json_body(req), "kit"))
 
     async def _issue(self, req: Request, request: TokenRequest) -> Response:
+        # The hot path: one coroutine for the whole pipeline, awaiting only the steps' own calls.
         req.user_id = request.user_id
         req.app_id = request.app_id
         context = req.context(self._client_ip)
-        if self.per_ip:
-            await self._limit("ip:" + context.client_ip, self.per_ip)
-        identity = await self._authenticate(req, context)
-        if self.per_identity and identity.method != "none":
-            await self._limit(f"id:{identity.method}:{identity.subject}", self.per_identity)
+        limiter = self.limiter
+        if limiter is not None and self.per_ip:
+            decision = await limiter.hit("ip:" + context.client_ip, self.per_ip, self.window)
+            if not decision.allowed:
+                raise self._rate_limited(decision)
+        identity = await self.auth.authenticate(req.authorization, context)
+        req.subject = f"{identity.method}:{identity.subject}"
+        if limiter is not None and self.per_identity and identity.method != "none":
+            decision = await limiter.hit(req.subject, self.per_identity, self.window)
+            if not decision.allowed:
+                raise self._rate_limited(decision)
         for decider in self.deciders:
             request = await decider.decide(identity, request, context)
         req.user_id = request.user_id
@@ -379,18 +383,14 @@ class TokenServer:
         req.subject = f"{identity.method}:{identity.subject}"
         return identity
 
-    async def _limit(self, key: str, limit: int) -> None:
-        assert self.limiter is not None
-        decision = await self.limiter.hit(key, limit, self.window)
-        if not decision.allowed:
-            retry = max(1, decision.retry_after)
-            raise HttpError(
-                429,
-                "rate_limited",
-                f"too many requests: at most {decision.limit} per {self.window} s; retry in "
-                f"{retry} s",
-                headers={"retry-after": str(retry)},
-            )
+    def _rate_limited(self, decision: RateDecision) -> HttpError:
+        retry = max(1, decision.retry_after)
+        return HttpError(
+            429,
+            "rate_limited",
+            f"too many requests: at most {decision.limit} per {self.window} s; retry in {retry} s",
+            headers={"retry-after": str(retry)},
+        )
 
     async def _json_body(self, req: Request) -> bytes:
         content_type = (req.content_type or b"").split(b";", 1)[0].strip().lower()
@@ -541,7 +541,9 @@ class TokenServer:
                 "room_id": privileges.room_id,
                 "login": privileges.login,
                 "publish": privileges.publish,
-                "stream_ids": None if privileges.stream_ids is None else list(privileges.stream_ids),
+                "stream_ids": None
+                if privileges.stream_ids is None
+                else list(privileges.stream_ids),
             },
             "kit": kit,
         }
@@ -551,7 +553,9 @@ class TokenServer:
     def _setup_rate_limits(self, settings: Settings) -> None:
         limits = settings.extensions.get("rate_limit")
         module = _extension_module("rate_limit")
-        trusted = tuple(ipaddress.ip_network(p, strict=False) for p in settings.server.trusted_proxies)
+        trusted = tuple(
+            ipaddress.ip_network(p, strict=False) for p in settings.server.trusted_proxies
+        )
         trusted += tuple(getattr(limits, "trusted_proxies", ()) or ())
         if module is not None and trusted:
             # Only behind trusted proxies is X-Forwarded-For read; otherwise the peer is the client.
@@ -572,8 +576,6 @@ def _extension_module(section: str) -> Any | None:
             cls = ext.load_class()
             if cls is None:
                 return None
-            import sys
-
             return sys.modules[cls.__module__]
     return None
 

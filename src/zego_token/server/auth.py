@@ -12,7 +12,7 @@ import hmac
 from collections.abc import Callable, Sequence
 
 from .config import ApiKey
-from .contracts import Authenticator, Grants, HttpError, Identity, RequestContext
+from .contracts import Authenticator, HttpError, Identity, RequestContext
 
 ANONYMOUS = Identity(method="none", subject="anonymous")
 _BEARER = "bearer "
@@ -143,7 +143,3 @@ class AuthChain:
             except Exception:
                 result[f"auth.{authenticator.name}"] = False
         return result
-
-
-def api_key_grants(key: ApiKey) -> Grants:
-    return key.grants

@@ -45,7 +45,7 @@ def run_serve(args: argparse.Namespace) -> int:
     import sys
     import tempfile
 
-    from .config import App, Overrides, Settings, load_settings
+    from .config import App, Overrides, load_settings
     from .contracts import ConfigError
     from .logs import Logger, granian_log_config
 
@@ -61,7 +61,9 @@ def run_serve(args: argparse.Namespace) -> int:
     demo_app = None
     if demo:
         # A random AppID far from real ones' usual range, and a random 32-character secret.
-        demo_app = App(app_id=900_000_000 + secrets.randbelow(99_999_999), secret=secrets.token_hex(16))
+        demo_app = App(
+            app_id=900_000_000 + secrets.randbelow(99_999_999), secret=secrets.token_hex(16)
+        )
     try:
         settings = load_settings(overrides, demo_app=demo_app)
     except ConfigError as exc:
@@ -122,7 +124,6 @@ def run_serve(args: argparse.Namespace) -> int:
     from granian.log import LogLevels
 
     from .app import worker_app
-
 
     log.event(
         "info",

@@ -295,16 +295,15 @@ def _overlay_env(env: Mapping[str, str], raw: _Raw) -> None:
         if not name.startswith(ENV_PREFIX) or name == ENV_CONFIG_FILE:
             continue
         rest = name[len(ENV_PREFIX) :].lower()
-        for prefix, section in sections:
-            if rest.startswith(prefix + "_"):
-                key = rest[len(prefix) + 1 :]
-                break
-        else:
+        match = next(((p, s) for p, s in sections if rest.startswith(p + "_")), None)
+        if match is None:
             raise ConfigError(
                 name,
                 "unknown environment variable: ZEGO_TOKEN_<SECTION>_<KEY> needs one of the "
                 f"sections {', '.join(sorted(s for _, s in sections))}",
             )
+        prefix, section = match
+        key = rest[len(prefix) + 1 :]
         fields = _fields_of(section)
         if fields is None:
             raise ConfigError(name, f"section [{section}] is not available in this installation")
@@ -462,9 +461,7 @@ def _validate(
         if server.workers != 1:
             raise check.fail("server.workers", "--demo runs one worker")
 
-    if "none" in auth.modes and not server.allow_unauthenticated and not _is_loopback(
-        server.host
-    ):
+    if "none" in auth.modes and not server.allow_unauthenticated and not _is_loopback(server.host):
         raise check.fail(
             "server.host",
             f"auth mode 'none' hands out tokens to anyone, so the server refuses to listen on "
@@ -487,16 +484,16 @@ def _validate(
 def _apps(raw: _Raw, env: Mapping[str, str], check: _Checker) -> tuple[App, ...]:
     apps: list[App] = []
     env_id = env.get(ENV_APP_ID, "").strip()
-    env_secret = env.get(ENV_SECRET)
-    env_secret_file = env.get(ENV_SECRET_FILE)
+    env_secret = env.get(ENV_SECRET) or None  # an empty variable counts as unset
+    env_secret_file = env.get(ENV_SECRET_FILE) or None
     if env_id:
-        if not re.fullmatch(r"[0-9]+", env_id) or not 0 < int(env_id) <= MAX_APP_ID:
+        if not re.fullmatch(r"[0-9]{1,10}", env_id) or not 0 < int(env_id) <= MAX_APP_ID:
             raise ConfigError(
                 ENV_APP_ID,
                 f"must be the numeric AppID from the ZEGOCLOUD console (1..{MAX_APP_ID})",
             )
         secret = _secret(
-            ENV_SECRET if env_secret is not None else ENV_SECRET_FILE,
+            ENV_SECRET_FILE if env_secret is None and env_secret_file is not None else ENV_SECRET,
             env_secret,
             env_secret_file,
             both_key=f"{ENV_SECRET} and {ENV_SECRET_FILE}",
@@ -504,7 +501,9 @@ def _apps(raw: _Raw, env: Mapping[str, str], check: _Checker) -> tuple[App, ...]
         )
         apps.append(App(int(env_id), secret))
     elif env_secret is not None or env_secret_file is not None:
-        raise ConfigError(ENV_APP_ID, f"a ServerSecret is set in the environment, so set {ENV_APP_ID} too")
+        raise ConfigError(
+            ENV_APP_ID, f"a ServerSecret is set in the environment, so set {ENV_APP_ID} too"
+        )
 
     seen = {app.app_id for app in apps}
     for index, entry in enumerate(raw.apps):
@@ -529,7 +528,9 @@ def _apps(raw: _Raw, env: Mapping[str, str], check: _Checker) -> tuple[App, ...]
         if secret_file is not None and not isinstance(secret_file, str):
             raise check.fail(f"{key}.secret_file", "must be a path string")
         secret = _secret(
-            f"{key}.secret" if secret_value is not None else f"{key}.secret_file",
+            f"{key}.secret_file"
+            if secret_value is None and secret_file is not None
+            else f"{key}.secret",
             secret_value,
             secret_file,
             both_key=f"{key}.secret and {key}.secret_file",
@@ -551,9 +552,7 @@ def _apps(raw: _Raw, env: Mapping[str, str], check: _Checker) -> tuple[App, ...]
     return tuple(apps)
 
 
-def _secret(
-    key: str, value: str | None, path: str | None, *, both_key: str, missing: str
-) -> str:
+def _secret(key: str, value: str | None, path: str | None, *, both_key: str, missing: str) -> str:
     if value is not None and path is not None:
         raise ConfigError(both_key, "set either the secret or the secret file, not both")
     if value is None and path is None:
@@ -725,7 +724,7 @@ def _api_keys(check: _Checker, apps: tuple[App, ...]) -> tuple[ApiKey, ...]:
         if not isinstance(digest_hex, str) or not re.fullmatch(r"[0-9a-fA-F]{64}", digest_hex):
             raise check.fail(
                 f"{key}.sha256",
-                "must be the 64-hex-digit SHA-256 of the key (printf %s \"$KEY\" | sha256sum), "
+                'must be the 64-hex-digit SHA-256 of the key (printf %s "$KEY" | sha256sum), '
                 "never the key itself",
             )
         digest = bytes.fromhex(digest_hex)
@@ -738,9 +737,7 @@ def _api_keys(check: _Checker, apps: tuple[App, ...]) -> tuple[ApiKey, ...]:
     return tuple(keys)
 
 
-def _grants(
-    check: _Checker, key: str, entry: Mapping[str, Any], app_ids: set[int]
-) -> Grants:
+def _grants(check: _Checker, key: str, entry: Mapping[str, Any], app_ids: set[int]) -> Grants:
     scoped_apps = entry.get("app_ids")
     if scoped_apps is not None:
         if not isinstance(scoped_apps, list) or not all(

@@ -102,7 +102,9 @@ class Authenticator(Protocol):
 
     name: str
 
-    async def authenticate(self, authorization: str | None, context: RequestContext) -> Identity | None: ...
+    async def authenticate(
+        self, authorization: str | None, context: RequestContext
+    ) -> Identity | None: ...
 
     async def ready(self) -> bool: ...
 

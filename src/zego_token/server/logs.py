@@ -1,19 +1,21 @@
 """Structured logs: one JSON line per request, plus start, stop and error events.
 
-Request lines written while the event loop is busy are batched into one ``os.write`` per loop
-iteration (at most ``PIPE_BUF`` bytes each, so lines from several worker processes never
-interleave); everything else is written at once. Only named fields are logged (never headers, bodies or query strings), and free
-text (exception messages) is scrubbed of secrets, bearer credentials and token-like strings.
+Request lines are queued and written together within ``FLUSH_SECONDS`` (one ``os.write`` per
+``PIPE_BUF`` bytes, so lines from several worker processes never interleave): a write per
+request would cost more than the rest of the log line. Everything else is written at once.
+Only named fields are logged (never headers, bodies or query strings), and free text (exception
+messages) is scrubbed of secrets, bearer credentials and token-like strings.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
-import select
 import re
+import select
 import sys
 import time
 import traceback
@@ -21,9 +23,12 @@ from collections.abc import Iterable
 from typing import Any
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
-_escape = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+_escape = json.encoder.encode_basestring_ascii
 _TOKEN_LIKE = re.compile(r"\b04[A-Za-z0-9+/]{40,}={0,2}(#[A-Za-z0-9+/=]+)?")
 _BEARER = re.compile(r"(?i)(bearer\s+)\S+")
+# Request lines wait at most this long, or until this many are queued, to be written together.
+FLUSH_SECONDS = 0.05
+FLUSH_LINES = 256
 _CHUNK = getattr(select, "PIPE_BUF", 512)  # writes up to this size are atomic on pipes
 _JWT_LIKE = re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 
@@ -157,6 +162,8 @@ class Logger:
     def _queue(self, line: str) -> None:
         self._pending.append(line)
         if self._flush_scheduled:
+            if len(self._pending) >= FLUSH_LINES:
+                self._drain()  # the timer stays scheduled and finds less to do
             return
         try:
             loop = asyncio.get_running_loop()
@@ -164,11 +171,15 @@ class Logger:
             self.flush()
             return
         self._flush_scheduled = True
-        loop.call_soon(self.flush)
+        loop.call_later(FLUSH_SECONDS, self.flush)
 
     def flush(self) -> None:
-        """Write the queued request lines, in chunks that never split a line."""
+        """Write the queued request lines now (the timer's callback; also at shutdown)."""
         self._flush_scheduled = False
+        self._drain()
+
+    def _drain(self) -> None:
+        """Write the queued lines in chunks that never split a line."""
         pending, self._pending = self._pending, []
         chunk = ""
         for line in pending:
@@ -180,10 +191,9 @@ class Logger:
             self._write(chunk)
 
     def _write(self, text: str) -> None:
-        try:
+        # A closed or full log pipe must never fail a request.
+        with contextlib.suppress(OSError):
             os.write(self.fd, text.encode("utf-8", "backslashreplace"))
-        except OSError:
-            pass  # a closed or full log pipe must never fail a request
 
 
 class JsonFormatter(logging.Formatter):

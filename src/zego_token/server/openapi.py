@@ -76,8 +76,12 @@ def build_openapi(settings: Settings, *, user_id_pattern: str | None = None) -> 
 
     def query_params(kind: str) -> list[dict[str, Any]]:
         params = [
-            _param("userID", ascii_user_id if kind == "kit" else user_id, True,
-                   "The user the token is for."),
+            _param(
+                "userID",
+                ascii_user_id if kind == "kit" else user_id,
+                True,
+                "The user the token is for.",
+            ),
             _param("expired_ts", ttl, False, "Validity in seconds (as in ZEGO's guide)."),
             _param(
                 "roomID",
@@ -242,6 +246,27 @@ def build_openapi(settings: Settings, *, user_id_pattern: str | None = None) -> 
                 },
             }
         }
+        paths["/demo/{file}"] = {
+            "get": {
+                "operationId": "demo_file",
+                "summary": "A file of the demo page: its script and style (demo mode only)",
+                "parameters": [
+                    {
+                        "name": "file",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$"},
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The file.",
+                        "content": {"*/*": {"schema": {"type": "string"}}},
+                    },
+                    **_errors(404),
+                },
+            }
+        }
         paths["/api/debug/inspect"] = {
             "post": {
                 "operationId": "inspect_token",
@@ -255,7 +280,7 @@ def build_openapi(settings: Settings, *, user_id_pattern: str | None = None) -> 
                         "description": "The decoded claims.",
                         "content": {"application/json": {"schema": _ref("Inspection")}},
                     },
-                    **_errors(400, 401, 413, 415, 500),
+                    **_errors(400, 401, 408, 413, 415, 500),
                 },
                 **({"security": security} if security is not None else {}),
             }

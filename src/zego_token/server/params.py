@@ -66,9 +66,7 @@ def parse_query(query: bytes) -> list[tuple[str, str]]:
         try:
             return parse_qsl(text, keep_blank_values=True, errors="strict")
         except UnicodeDecodeError:
-            raise bad(
-                "the query string is not valid UTF-8 (percent-encode IDs as UTF-8)"
-            ) from None
+            raise bad("the query string is not valid UTF-8 (percent-encode IDs as UTF-8)") from None
     pairs = []
     for part in text.split("&"):
         if part:
@@ -181,8 +179,10 @@ class RequestParser:
 
     def from_json(self, body: bytes, kind: TokenKind) -> TokenRequest:
         if not body.strip():
-            raise bad('the body is empty: send JSON such as {"user_id": "alice", "ttl": 3600}',
-                      "invalid_json")
+            raise bad(
+                'the body is empty: send JSON such as {"user_id": "alice", "ttl": 3600}',
+                "invalid_json",
+            )
         try:
             data = json.loads(body.decode("utf-8"), object_pairs_hook=_unique_fields)
         except _RepeatedField as exc:
@@ -192,9 +192,11 @@ class RequestParser:
         except UnicodeDecodeError:
             raise bad("the body is not UTF-8 JSON", "invalid_json") from None
         except (ValueError, RecursionError) as exc:
-            where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(
-                exc, json.JSONDecodeError
-            ) else ""
+            where = (
+                f" (line {exc.lineno}, column {exc.colno})"
+                if isinstance(exc, json.JSONDecodeError)
+                else ""
+            )
             raise bad(f"the body is not valid JSON{where}", "invalid_json") from None
         if not isinstance(data, dict):
             raise bad('the body must be a JSON object such as {"user_id": "alice"}', "invalid_json")
@@ -302,8 +304,10 @@ class RequestParser:
             if room_id is not None:
                 check_room_id(room_id)
             elif kind == "kit":
-                raise bad(f"{room_name} is required for a kit token: the UIKit joins that room",
-                          "missing_parameter")
+                raise bad(
+                    f"{room_name} is required for a kit token: the UIKit joins that room",
+                    "missing_parameter",
+                )
             elif publish is not None or login is not None or stream_ids is not None:
                 raise bad(
                     f"{names[2]}, {names[3]} and {names[4]} need {room_name}: privileges are "
