@@ -69,8 +69,31 @@ _INTERNAL_ERROR = json.dumps(
 ).encode()
 
 
+_JSON_HEADERS_TEXT = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in JSON_HEADERS]
+
+
 class ClientDisconnected(Exception):
     """The client went away before its request body arrived."""
+
+
+class _RsgiBody:
+    """RSGI's body chunks as ASGI ``receive`` messages, so body reading has one implementation
+    (with its size limit and timeout) for both interfaces."""
+
+    __slots__ = ("_chunks",)
+
+    def __init__(self, proto: Any) -> None:
+        self._chunks = proto.__aiter__()
+
+    async def __call__(self) -> dict[str, Any]:
+        try:
+            chunk = await self._chunks.__anext__()
+        except StopAsyncIteration:
+            return {"type": "http.request", "body": b"", "more_body": False}
+        except Exception:
+            # Granian raises its ProtocolClosed when the client hangs up mid-body.
+            return {"type": "http.disconnect"}
+        return {"type": "http.request", "body": bytes(chunk), "more_body": True}
 
 
 class Request:
@@ -79,6 +102,7 @@ class Request:
     __slots__ = (
         "_context",
         "app_id",
+        "auth_repeated",
         "authorization",
         "client",
         "content_length",
@@ -99,17 +123,19 @@ class Request:
         self.method: str = scope["method"]
         self.path: str = scope["path"]
         self.query: bytes = scope["query_string"]
-        self.headers: list[tuple[bytes, bytes]] = scope["headers"]
+        self.headers: Any = scope["headers"]  # ASGI's byte pairs, or RSGI's header map
         client = scope.get("client")
         self.client: str = client[0] if client else ""
         self.receive = receive
         self.authorization: str | None = None
+        self.auth_repeated = False
         self.origin: bytes | None = None
         self.content_type: bytes | None = None
         self.content_length: bytes | None = None
         self.preflight_method: bytes | None = None
         for name, value in self.headers:
             if name == b"authorization":
+                self.auth_repeated = self.authorization is not None
                 self.authorization = value.decode("latin-1")
             elif name == b"origin":
                 self.origin = value
@@ -124,6 +150,33 @@ class Request:
         self.subject: str | None = None
         self.error: str | None = None
         self._context: RequestContext | None = None
+
+    @classmethod
+    def from_rsgi(cls, scope: Any, receive: Receive) -> Request:
+        """The same fields from an RSGI scope, whose headers are looked up by name in Rust."""
+        req = cls.__new__(cls)
+        req.method = scope.method
+        req.path = scope.path
+        req.query = scope.query_string.encode("utf-8", "surrogateescape")
+        headers = scope.headers
+        req.headers = headers
+        req.client = scope.client.rpartition(":")[0].strip("[]")
+        req.receive = receive
+        req.authorization = headers.get("authorization")
+        # get() gives the first of repeated headers; items() shows them all.
+        req.auth_repeated = req.authorization is not None and (
+            sum(name == "authorization" for name, _ in headers.items()) > 1
+        )
+        req.origin = _latin1(headers.get("origin"))
+        req.content_type = _latin1(headers.get("content-type"))
+        req.content_length = _latin1(headers.get("content-length"))
+        req.preflight_method = _latin1(headers.get("access-control-request-method"))
+        req.user_id = None
+        req.app_id = None
+        req.subject = None
+        req.error = None
+        req._context = None
+        return req
 
     def context(self, client_ip: Callable[[str, Mapping[str, str]], str] | None) -> RequestContext:
         if self._context is None:
@@ -143,18 +196,16 @@ class LazyHeaders(Mapping[str, str]):
 
     __slots__ = ("_data", "_raw")
 
-    def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
+    def __init__(self, raw: Any) -> None:
         self._raw = raw
         self._data: dict[str, str] | None = None
 
     def _dict(self) -> dict[str, str]:
         if self._data is None:
             data: dict[str, str] = {}
-            for name, value in self._raw:
-                if name == b"authorization" or name == b"cookie":
+            for key, text in _text_pairs(self._raw):
+                if key == "authorization" or key == "cookie":
                     continue
-                key = name.decode("latin-1")
-                text = value.decode("latin-1")
                 # Repeated headers join with commas, as HTTP defines (X-Forwarded-For too).
                 data[key] = f"{data[key]}, {text}" if key in data else text
             self._data = data
@@ -171,6 +222,19 @@ class LazyHeaders(Mapping[str, str]):
 
     def __repr__(self) -> str:
         return f"LazyHeaders({self._dict()!r})"
+
+
+def _latin1(value: str | None) -> bytes | None:
+    return None if value is None else value.encode("latin-1", "replace")
+
+
+def _text_pairs(raw: Any) -> Iterator[tuple[str, str]]:
+    """Header pairs as text, from ASGI's list of byte pairs or RSGI's header map."""
+    if hasattr(raw, "items"):
+        yield from raw.items()
+    else:
+        for name, value in raw:
+            yield name.decode("latin-1"), value.decode("latin-1")
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -241,6 +305,48 @@ class TokenServer:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         start = time.perf_counter()
         req = Request(scope, receive)
+        answer = await self._answer(req)
+        if answer is None:
+            return
+        route, status, headers, body = answer
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        self._record(req, route, status, start)
+
+    # -- RSGI: Granian's native interface, which `serve` uses ----------------------------------
+    # One synchronous call hands the whole response to Granian; ASGI's two awaited sends cost
+    # a fifth of a worker's time under load (py-spy, docs/benchmarks.md).
+
+    async def __rsgi__(self, scope: Any, proto: Any) -> None:
+        if scope.proto != "http":
+            proto.close(1003)  # no websockets here
+            return
+        start = time.perf_counter()
+        req = Request.from_rsgi(scope, _RsgiBody(proto))
+        answer = await self._answer(req)
+        if answer is None:
+            proto.response_empty(400, [])  # the client is gone; Granian still wants an answer
+            return
+        route, status, headers, body = answer
+        if headers is JSON_HEADERS:
+            text_headers = _JSON_HEADERS_TEXT
+        else:
+            text_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers]
+        proto.response_bytes(status, text_headers, body)
+        self._record(req, route, status, start)
+
+    def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.log.event("info", "worker started", pid=os.getpid())
+
+    def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
+        # Granian calls this after the worker's loop has stopped serving.
+        loop.run_until_complete(self.close())
+        self.log.event("info", "worker stopped", pid=os.getpid())
+
+    # -- both interfaces -----------------------------------------------------------------------
+
+    async def _answer(self, req: Request) -> tuple[Route, int, list[Header], bytes] | None:
+        """Route and answer one request; None when the client left before its body came."""
         route = self.routes.get(req.path)
         if route is None:
             route = self._dynamic_route(req.path)
@@ -256,7 +362,7 @@ class TokenServer:
             status, headers, body = self._error(req, HttpError(400, "invalid_parameter", str(exc)))
         except ClientDisconnected:
             self.metrics.error("client_disconnected")
-            return
+            return None
         except Exception as exc:
             self.log.exception("unexpected error while answering a request", exc, path=route.name)
             self.metrics.error("internal_error")
@@ -264,8 +370,9 @@ class TokenServer:
             status, headers, body = 500, JSON_HEADERS, _INTERNAL_ERROR
         if req.origin is not None and self.cors.enabled and status != 204:  # 204: a preflight
             headers = headers + self.cors.headers(req.origin)
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        return route, status, headers, body
+
+    def _record(self, req: Request, route: Route, status: int, start: float) -> None:
         elapsed = time.perf_counter() - start
         self.metrics.observe(route.name, elapsed)
         if self.log.requests_enabled or status >= 500:
@@ -365,8 +472,7 @@ class TokenServer:
             decision = await limiter.hit("ip:" + context.client_ip, self.per_ip, self.window)
             if not decision.allowed:
                 raise self._rate_limited(decision)
-        identity = await self.auth.authenticate(req.authorization, context)
-        req.subject = f"{identity.method}:{identity.subject}"
+        identity = await self._authenticate(req, context)
         if limiter is not None and self.per_identity and identity.method != "none":
             decision = await limiter.hit(req.subject, self.per_identity, self.window)
             if not decision.allowed:
@@ -379,6 +485,13 @@ class TokenServer:
         return 200, JSON_HEADERS, minted.json()
 
     async def _authenticate(self, req: Request, context: RequestContext) -> Identity:
+        if req.auth_repeated:
+            # Which of several credentials a proxy or server reads differs; refuse to guess.
+            raise HttpError(
+                400,
+                "repeated_authorization",
+                "send one Authorization header, not several",
+            )
         identity = await self.auth.authenticate(req.authorization, context)
         req.subject = f"{identity.method}:{identity.subject}"
         return identity

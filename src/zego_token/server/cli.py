@@ -120,7 +120,7 @@ def run_serve(args: argparse.Namespace) -> int:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
 
     from granian import Granian
-    from granian.constants import Interfaces
+    from granian.constants import Interfaces, RuntimeModes, TaskImpl
     from granian.log import LogLevels
 
     from .app import worker_app
@@ -139,7 +139,11 @@ def run_serve(args: argparse.Namespace) -> int:
         "zego_token.server.app:worker_app",
         address=settings.server.host,
         port=port,
-        interface=Interfaces.ASGI,
+        # RSGI rather than ASGI: the app speaks both; RSGI answers with one call (see app.py).
+        interface=Interfaces.RSGI,
+        websockets=False,
+        task_impl=TaskImpl.rust,
+        runtime_mode=RuntimeModes.st,
         workers=settings.server.workers,
         log_enabled=True,
         log_level=LogLevels(settings.logging.level),

@@ -16,7 +16,8 @@ from .config import Settings
 from .params import MAX_STREAM_IDS
 
 ERROR_CODES = {
-    400: "missing_parameter, invalid_parameter, invalid_json, unknown_app_id, invalid_token",
+    400: "missing_parameter, invalid_parameter, invalid_json, unknown_app_id, invalid_token, "
+    "repeated_authorization",
     401: "missing_credentials, unsupported_credentials, invalid_api_key (and the JWT codes)",
     403: "a policy's code naming the rule that denied the request, or cors_origin_not_allowed",
     404: "not_found",
