@@ -88,7 +88,7 @@ def _start_static_origin() -> StaticOrigin:
     return StaticOrigin(server, thread)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def uikit_dist() -> Path:
     if not UIKIT_DIST.is_file():
         unavailable(
@@ -98,7 +98,7 @@ def uikit_dist() -> Path:
     return UIKIT_DIST
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def app_origin(uikit_dist: Path) -> Iterator[StaticOrigin]:
     """The customer's web app: the origin the token server's CORS allow-list names."""
     static = _start_static_origin()
@@ -107,7 +107,7 @@ def app_origin(uikit_dist: Path) -> Iterator[StaticOrigin]:
     static.server.server_close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def foreign_origin(uikit_dist: Path) -> Iterator[StaticOrigin]:
     """Some other site: same pages, a different port, so an origin the allow-list lacks."""
     static = _start_static_origin()
@@ -116,7 +116,9 @@ def foreign_origin(uikit_dist: Path) -> Iterator[StaticOrigin]:
     static.server.server_close()
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running in the main
+# thread while it is open, which would break asyncio.run() in every later test module.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.is_file():
         unavailable(f"Chromium is not installed at {CHROMIUM}: run scripts/bootstrap")
