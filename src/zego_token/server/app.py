@@ -474,7 +474,8 @@ class TokenServer:
                 raise self._rate_limited(decision)
         identity = await self._authenticate(req, context)
         if limiter is not None and self.per_identity and identity.method != "none":
-            decision = await limiter.hit(req.subject, self.per_identity, self.window)
+            key = f"{identity.method}:{identity.subject}"
+            decision = await limiter.hit(key, self.per_identity, self.window)
             if not decision.allowed:
                 raise self._rate_limited(decision)
         for decider in self.deciders:

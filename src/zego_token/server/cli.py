@@ -120,7 +120,7 @@ def run_serve(args: argparse.Namespace) -> int:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
 
     from granian import Granian
-    from granian.constants import Interfaces, RuntimeModes, TaskImpl
+    from granian.constants import Interfaces, RuntimeModes
     from granian.log import LogLevels
 
     from .app import worker_app
@@ -142,7 +142,7 @@ def run_serve(args: argparse.Namespace) -> int:
         # RSGI rather than ASGI: the app speaks both; RSGI answers with one call (see app.py).
         interface=Interfaces.RSGI,
         websockets=False,
-        task_impl=TaskImpl.rust,
+        # One runtime thread per worker: with a worker per core, more threads only contend.
         runtime_mode=RuntimeModes.st,
         workers=settings.server.workers,
         log_enabled=True,

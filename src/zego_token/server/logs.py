@@ -9,7 +9,6 @@ messages) is scrubbed of secrets, bearer credentials and token-like strings.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -21,6 +20,8 @@ import time
 import traceback
 from collections.abc import Iterable
 from typing import Any
+
+from .batching import FlushTimer
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 _escape = json.encoder.encode_basestring_ascii
@@ -69,7 +70,7 @@ class Logger:
         self._clock = Clock()
         self.requests_enabled = self.level <= LEVELS["info"]
         self._pending: list[str] = []
-        self._flush_scheduled = False
+        self._timer = FlushTimer(FLUSH_SECONDS, self._drain)
 
     # -- the hot path --------------------------------------------------------------------------
 
@@ -161,21 +162,14 @@ class Logger:
 
     def _queue(self, line: str) -> None:
         self._pending.append(line)
-        if self._flush_scheduled:
+        if self._timer.scheduled:
             if len(self._pending) >= FLUSH_LINES:
                 self._drain()  # the timer stays scheduled and finds less to do
             return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self.flush()
-            return
-        self._flush_scheduled = True
-        loop.call_later(FLUSH_SECONDS, self.flush)
+        self._timer.schedule()
 
     def flush(self) -> None:
-        """Write the queued request lines now (the timer's callback; also at shutdown)."""
-        self._flush_scheduled = False
+        """Write the queued request lines now (at shutdown; the timer drains them otherwise)."""
         self._drain()
 
     def _drain(self) -> None:

@@ -11,10 +11,11 @@ which per request cost more than the rest of the metrics work.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from bisect import bisect_left
 from typing import Any
+
+from .batching import FlushTimer
 
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -64,14 +65,14 @@ class Metrics:
         self._error_counts: dict[str, int] = {}
         self._auth_counts: dict[str, int] = {}
         self._durations: dict[str, list[float]] = {}  # route -> [count per bucket..., sum]
-        self._flush_scheduled = False
+        self._timer = FlushTimer(FLUSH_SECONDS, self.flush)
 
     # -- per request: plain arithmetic --------------------------------------------------------
 
     def token_issued(self, app_id: int, mode: str, kind: str) -> None:
         key = (app_id, mode, kind)
         self._token_counts[key] = self._token_counts.get(key, 0) + 1
-        self._schedule()
+        self._timer.schedule()
 
     def observe(self, route: str, seconds: float) -> None:
         entry = self._durations.get(route)
@@ -80,32 +81,20 @@ class Metrics:
         # Prometheus buckets are "value <= bound": the first bound >= seconds (the last: +Inf).
         entry[bisect_left(BUCKETS, seconds)] += 1
         entry[-1] += seconds
-        self._schedule()
+        self._timer.schedule()
 
     def error(self, code: str) -> None:
         self._error_counts[code] = self._error_counts.get(code, 0) + 1
-        self._schedule()
+        self._timer.schedule()
 
     def auth_failure(self, reason: str) -> None:
         self._auth_counts[reason] = self._auth_counts.get(reason, 0) + 1
-        self._schedule()
-
-    def _schedule(self) -> None:
-        if self._flush_scheduled:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self.flush()
-            return
-        self._flush_scheduled = True
-        loop.call_later(FLUSH_SECONDS, self.flush)
+        self._timer.schedule()
 
     # -- in batches ---------------------------------------------------------------------------
 
     def flush(self) -> None:
         """Hand the pending increments to prometheus_client."""
-        self._flush_scheduled = False
         tokens, self._token_counts = self._token_counts, {}
         for (app_id, mode, kind), count in tokens.items():
             self._tokens.labels(str(app_id), mode, kind).inc(count)
