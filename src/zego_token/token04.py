@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 import struct
 import time
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from .limits import (
     is_int,
 )
 from .privileges import Privileges, try_parse_privileges
+from .randomness import nonce_and_iv, random_bytes
 
 Mode = Literal["gcm", "cbc"]
 
@@ -98,19 +98,17 @@ def generate_token04(
     """Mint a token valid for ``effective_time_in_seconds`` from now, like ZEGO's generators."""
     check_effective_time(effective_time_in_seconds)
     ctime = int(time.time())
-    # One read of the OS's CSPRNG serves both the nonce and the IV: a syscall is a sizeable
-    # share of a token's cost.
-    random = os.urandom(4 + _iv_size(mode))
+    nonce, iv = nonce_and_iv(_iv_size(mode))
     return encode_token04(
         app_id=app_id,
         user_id=user_id,
         secret=secret,
         ctime=ctime,
         expire=ctime + effective_time_in_seconds,
-        nonce=int.from_bytes(random[:4], "big", signed=True),
+        nonce=nonce,
         payload=payload,
         mode=mode,
-        iv=random[4:],
+        iv=iv,
     )
 
 
@@ -137,7 +135,7 @@ def encode_token04(
         raise InvalidParameter("payload must be a string", parameter="payload")
     iv_size = _iv_size(mode)
     if iv is None:
-        iv = os.urandom(iv_size)
+        iv = random_bytes(iv_size)
     elif not isinstance(iv, bytes) or len(iv) != iv_size:
         raise InvalidParameter(f"iv must be {iv_size} bytes for {mode} tokens", parameter="iv")
     plaintext = _plaintext(app_id, user_id, nonce, ctime, expire, payload)

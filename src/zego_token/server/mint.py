@@ -6,12 +6,12 @@ without gets a plain token, as in ZEGO's guide.
 
 from __future__ import annotations
 
-import os
 import time
 from typing import NamedTuple
 
 from ..kit import kit_token_for_production
 from ..privileges import privilege_payload
+from ..randomness import nonce_and_iv
 from ..token04 import Mode, encode_token04
 from .config import Settings
 from .contracts import TokenRequest
@@ -49,18 +49,17 @@ class Minter:
             )
         ctime = int(time.time())
         expire = ctime + request.ttl
-        # One CSPRNG read for nonce and IV: each read is a syscall on the hot path.
-        random = os.urandom(16 if self.mode == "gcm" else 20)
+        nonce, iv = nonce_and_iv(12 if self.mode == "gcm" else 16)
         token = encode_token04(
             app_id=request.app_id,
             user_id=request.user_id,
             secret=self._secrets[request.app_id],
             ctime=ctime,
             expire=expire,
-            nonce=int.from_bytes(random[:4], "big", signed=True),
+            nonce=nonce,
             payload=payload,
             mode=self.mode,
-            iv=random[4:],
+            iv=iv,
         )
         if request.kind == "kit":
             assert request.room_id is not None  # the parser requires it for kit tokens
