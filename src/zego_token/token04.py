@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 import struct
 import time
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ from .limits import (
     is_int,
 )
 from .privileges import Privileges, try_parse_privileges
-from .randomness import nonce_and_iv, random_bytes
+from .randomness import nonce_and_iv
 
 Mode = Literal["gcm", "cbc"]
 
@@ -135,7 +136,7 @@ def encode_token04(
         raise InvalidParameter("payload must be a string", parameter="payload")
     iv_size = _iv_size(mode)
     if iv is None:
-        iv = random_bytes(iv_size)
+        iv = os.urandom(iv_size)
     elif not isinstance(iv, bytes) or len(iv) != iv_size:
         raise InvalidParameter(f"iv must be {iv_size} bytes for {mode} tokens", parameter="iv")
     plaintext = _plaintext(app_id, user_id, nonce, ctime, expire, payload)
