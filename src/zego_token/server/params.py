@@ -38,18 +38,10 @@ QUERY_NAMES: dict[TokenKind, dict[str, str]] = {
     },
 }
 QUERY_NAMES["kit"] = {**QUERY_NAMES["token"], "userName": "user_name"}
+_TOKEN_FIELDS = ("user_id", "ttl", "room_id", "login", "publish", "stream_ids", "app_id")
 JSON_FIELDS: dict[TokenKind, tuple[str, ...]] = {
-    "token": ("user_id", "ttl", "room_id", "login", "publish", "stream_ids", "app_id"),
-    "kit": (
-        "user_id",
-        "ttl",
-        "room_id",
-        "login",
-        "publish",
-        "stream_ids",
-        "app_id",
-        "user_name",
-    ),
+    "token": _TOKEN_FIELDS,
+    "kit": (*_TOKEN_FIELDS, "user_name"),
 }
 _FLAGS = {"1": True, "0": False, "true": True, "false": False}
 
