@@ -175,17 +175,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         # The reader went away (`| head`): nothing left to say, and nowhere to say it.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _discard_stdout()
         return EXIT_USAGE
     except OSError as error:
         where = f": {error.filename}" if error.filename else ""
         report(prog, f"{error.strerror or type(error).__name__}{where}")
+        # What stdout still buffers would fail again at exit, as a traceback-like message.
+        _discard_stdout()
         return EXIT_USAGE
     except Exception as error:
         # A bug of ours: still one line, and only the type, since a message could quote input.
         report(prog, f"internal error ({type(error).__name__}); please report it")
         return EXIT_INVALID_TOKEN
+
+
+def _discard_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def _command_word(arguments: list[str]) -> str | None:
