@@ -1,12 +1,16 @@
-"""Shared fixtures: the official generators' vectors from ../shared/vectors (read-only)."""
+"""Shared fixtures: the official generators' vectors from ../shared/vectors (read-only), and a
+real Redis server per test module for the rate-limit tests."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.fixtures.redis_server import redis_server
 
 ROOT = Path(__file__).resolve().parent.parent
 VECTORS_DIR = ROOT.parent / "shared" / "vectors"
@@ -23,3 +27,9 @@ def load_vectors(name: str) -> list[dict[str, Any]]:
 @pytest.fixture
 def secret() -> str:
     return SECRET
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.fixtures.redis_server import free_port, redis_server
+from tests.fixtures.redis_server import free_port
 from zego_token.server.contracts import ConfigError, HttpError, RateLimiter
 from zego_token.server.ratelimit import (
     MemoryRateLimiter,
@@ -19,12 +18,6 @@ from zego_token.server.ratelimit import (
     build_rate_limiter,
     client_ip,
 )
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with redis_server(tmp_path_factory.mktemp("redis")) as url:
-        yield url
 
 
 def redis_limiter(url: str) -> RedisRateLimiter:

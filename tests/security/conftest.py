@@ -5,24 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from tests.fixtures.redis_server import redis_server
 from tests.server.conftest import (  # noqa: F401 - fixtures, found by pytest through this import
     RunningServer,
     run_until_exit,
     start_module_server,
     start_server,
 )
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with redis_server(tmp_path_factory.mktemp("redis")) as url:
-        yield url
 
 
 def worker_pids(server: RunningServer) -> list[int]:

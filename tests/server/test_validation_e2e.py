@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from tests.fixtures.idp import AUDIENCE, ISSUER, IdentityProvider
-from tests.fixtures.redis_server import free_port, redis_server
+from tests.fixtures.redis_server import free_port
 from zego_token import decode_token04, privilege_payload
 
 APP_ID = 1234567890
@@ -94,12 +94,6 @@ def idp() -> Iterator[IdentityProvider]:
     provider = IdentityProvider().start()
     yield provider
     provider.stop()
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with redis_server(tmp_path_factory.mktemp("redis")) as url:
-        yield url
 
 
 def jwt_config(key_source: str, algorithms: str = '["RS256"]', extra: str = "") -> str:
