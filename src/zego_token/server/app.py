@@ -472,10 +472,9 @@ class TokenServer:
             decision = await limiter.hit("ip:" + context.client_ip, self.per_ip, self.window)
             if not decision.allowed:
                 raise self._rate_limited(decision)
-        identity = await self._authenticate(req, context)
+        identity, subject = await self._authenticate(req, context)
         if limiter is not None and self.per_identity and identity.method != "none":
-            key = f"{identity.method}:{identity.subject}"
-            decision = await limiter.hit(key, self.per_identity, self.window)
+            decision = await limiter.hit(subject, self.per_identity, self.window)
             if not decision.allowed:
                 raise self._rate_limited(decision)
         for decider in self.deciders:
@@ -485,7 +484,8 @@ class TokenServer:
         self.metrics.token_issued(request.app_id, self.minter.mode, request.kind)
         return 200, JSON_HEADERS, minted.json()
 
-    async def _authenticate(self, req: Request, context: RequestContext) -> Identity:
+    async def _authenticate(self, req: Request, context: RequestContext) -> tuple[Identity, str]:
+        """The identity, and ``method:subject``: the name logs and per-identity limits use."""
         if req.auth_repeated:
             # Which of several credentials a proxy or server reads differs; refuse to guess.
             raise HttpError(
@@ -494,8 +494,8 @@ class TokenServer:
                 "send one Authorization header, not several",
             )
         identity = await self.auth.authenticate(req.authorization, context)
-        req.subject = f"{identity.method}:{identity.subject}"
-        return identity
+        req.subject = subject = f"{identity.method}:{identity.subject}"
+        return identity, subject
 
     def _rate_limited(self, decision: RateDecision) -> HttpError:
         retry = max(1, decision.retry_after)
