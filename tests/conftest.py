@@ -1,5 +1,5 @@
-"""Shared fixtures: the official generators' vectors from ../shared/vectors (read-only), and a
-real Redis server per test module for the rate-limit tests."""
+"""Shared fixtures: the official generators' vectors (tests/vectors, read-only), and a real
+Redis server per test module for the rate-limit tests."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ import pytest
 from tests.fixtures.redis_server import redis_server
 
 ROOT = Path(__file__).resolve().parent.parent
-VECTORS_DIR = ROOT.parent / "shared" / "vectors"
+VECTORS_DIR = ROOT / "tests" / "vectors"
 SECRET = "0123456789abcdef0123456789abcdef"
 
 
 def load_vectors(name: str) -> list[dict[str, Any]]:
     path = VECTORS_DIR / name
     if not path.is_file():
-        pytest.fail(f"test vectors missing: {path} (the shared/ folder must sit beside the repo)")
+        pytest.fail(f"test vectors missing: {path} (they are part of the repository)")
     return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
