@@ -1,6 +1,6 @@
 """The baseline for the library benchmark: Token04 the way ZEGO's official Python generator does it.
 
-Written for this benchmark from the format facts (shared/vectors/README.md), not copied: a dict
+Written for this benchmark from the format facts (tests/vectors/README.md), not copied: a dict
 dumped with ``json.dumps`` on every call, a new pycryptodome cipher object on every call,
 PKCS#7 padding by hand, and Python's ``random`` for the nonce and the IV, as the official one
 does. The decoder mirrors that style, since the official Python package has none.
