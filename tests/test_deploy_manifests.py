@@ -129,6 +129,46 @@ def test_systemd_unit_reads_the_secret_from_a_file() -> None:
     assert "Environment=ZEGO_SERVER_SECRET_FILE=" in text
     assert "ZEGO_SERVER_SECRET=" not in text
     assert service["User"] != "root"
+    # The venv the unit runs from is created by the steps written above it.
+    venv = service["ExecStart"].split()[0].rsplit("/bin/", 1)[0]
+    assert f"python3 -m venv {venv}" in text
+    assert f"{venv}/bin/pip install" in text
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, with continuation lines joined and comments dropped."""
+    text = (DEPLOY / "Dockerfile").read_text().replace("\\\n", " ")
+    pairs = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            word, _, rest = line.partition(" ")
+            pairs.append((word.upper(), " ".join(rest.split())))
+    return pairs
+
+
+def test_dockerfile_pins_its_base_runs_as_non_root_and_checks_health() -> None:
+    instructions = dockerfile_instructions()
+    bases = [args for word, args in instructions if word == "FROM"]
+    assert len(bases) == 1
+    # A patch release and a distribution release (or a digest), never a floating tag.
+    assert re.fullmatch(r"python:\d+\.\d+\.\d+-slim-[a-z]+(@sha256:[0-9a-f]{64})?", bases[0]), bases
+    users = [args for word, args in instructions if word == "USER"]
+    assert users and users[-1] not in ("root", "0"), users
+    checks = [args for word, args in instructions if word == "HEALTHCHECK"]
+    assert len(checks) == 1 and "/healthz" in checks[0], checks
+    port = next(args for word, args in instructions if word == "EXPOSE")
+    assert f"127.0.0.1:{port}/healthz" in checks[0]
+    assert any(word == "CMD" and f'"{port}"' in args for word, args in instructions)
+
+
+def test_deploy_doc_has_a_docker_run_recipe_with_a_mounted_secret_file() -> None:
+    doc = (DEPLOY.parent / "docs" / "deploy.md").read_text()
+    recipe = doc[doc.index("$ docker run") :].split("\n$ ", 1)[0]
+    assert "ZEGO_APP_ID=" in recipe
+    assert "ZEGO_SERVER_SECRET_FILE=/run/secrets/" in recipe
+    assert ":/run/secrets/zego-server-secret:ro" in recipe
+    assert "ZEGO_SERVER_SECRET=" not in recipe
 
 
 @pytest.mark.parametrize(

@@ -52,7 +52,6 @@ Response = tuple[int, list[Header], bytes]
 STATIC_DIR = Path(__file__).parent / "static"
 _STATIC_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _READY_TIMEOUT = 3.0
-BODY_TIMEOUT = 10.0  # seconds for a request body to arrive once its headers have
 
 _METHODS = frozenset(("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"))
 _NOSNIFF = (b"x-content-type-options", b"nosniff")
@@ -268,6 +267,7 @@ class TokenServer:
         self.minter = Minter(settings)
         self.cors = Cors(settings.cors)
         self.max_body = settings.server.max_body_bytes
+        self.body_timeout = settings.server.body_timeout
         self.auth = AuthChain(_authenticators(settings), on_failure=self.metrics.auth_failure)
         self.deciders: list[Decider] = _deciders(settings)
         self.limiter: RateLimiter | None = None
@@ -520,14 +520,14 @@ class TokenServer:
             if int(req.content_length) > self.max_body:
                 raise self._too_large()
         try:
-            return await asyncio.wait_for(self._read_body(req), BODY_TIMEOUT)
+            return await asyncio.wait_for(self._read_body(req), self.body_timeout)
         except asyncio.TimeoutError:
             # A client trickling its body would otherwise hold the request open forever
             # (Granian times out slow headers, not slow bodies).
             raise HttpError(
                 408,
                 "request_timeout",
-                f"the body did not arrive within {BODY_TIMEOUT:g} s; send it in one go",
+                f"the body did not arrive within {self.body_timeout} s; send it in one go",
             ) from None
 
     async def _read_body(self, req: Request) -> bytes:

@@ -52,6 +52,7 @@ OWN_FIELDS: dict[str, dict[str, type]] = {
         "max_body_bytes": int,
         "trusted_proxies": list,
         "shutdown_timeout": int,
+        "body_timeout": int,
     },
     "token": {"default_ttl": int, "min_ttl": int, "max_ttl": int, "default_mode": str},
     "cors": {"origins": list, "allow_credentials": bool, "max_age": int},
@@ -128,6 +129,7 @@ class ServerSettings:
     max_body_bytes: int = 16384
     trusted_proxies: tuple[str, ...] = ()
     shutdown_timeout: int = 30
+    body_timeout: int = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -594,6 +596,7 @@ def _server(check: _Checker) -> ServerSettings:
         max_body_bytes=check.int_in("server", "max_body_bytes", 16384, 256, 16 * 1024 * 1024),
         trusted_proxies=tuple(proxies),
         shutdown_timeout=check.int_in("server", "shutdown_timeout", 30, 1, 3600),
+        body_timeout=check.int_in("server", "body_timeout", 10, 1, 300),
     )
 
 
