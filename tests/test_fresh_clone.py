@@ -1,5 +1,5 @@
-"""A clone from the repository's public home stands alone: no ../shared beside it, and every
-test still collects (the official vectors are part of the repository)."""
+"""A clone from the repository's public home stands alone: without the team's shared folder
+beside it, every test still collects (the official vectors are part of the repository)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,8 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_nothing_in_the_repository_refers_to_the_team_only_shared_folder(clone: Path) -> None:
     hits = subprocess.run(
-        ["git", "grep", "-nE", r"\.\./shared|shared/vectors"],
+        # Spelled in two pieces so that this file does not match itself.
+        ["git", "grep", "-nE", r"\.\./" + "shared|shared" + "/vectors"],
         cwd=clone,
         capture_output=True,
         text=True,
