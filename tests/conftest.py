@@ -4,6 +4,7 @@ Redis server per test module for the rate-limit tests."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,9 @@ from tests.fixtures.redis_server import redis_server
 ROOT = Path(__file__).resolve().parent.parent
 VECTORS_DIR = ROOT / "tests" / "vectors"
 SECRET = "0123456789abcdef0123456789abcdef"
+# ZEGO_TEST_LONG=1: the long variants of the load, soak and schemathesis tests (scripts/test
+# then also fuzzes 60 s per target). The default run keeps every kind of test, shorter.
+LONG = os.environ.get("ZEGO_TEST_LONG", "") == "1"
 
 
 def load_vectors(name: str) -> list[dict[str, Any]]:

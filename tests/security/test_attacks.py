@@ -38,7 +38,10 @@ StartServer = Callable[..., RunningServer]
 @pytest.fixture(scope="module")
 def server(start_module_server: StartServer) -> RunningServer:
     """API-key auth, one CORS origin, ZEGO's ID rules on (the default)."""
-    return start_module_server(api_key_config(), env={"ZEGO_TOKEN_CORS_ORIGINS": ALLOWED_ORIGIN})
+    return start_module_server(
+        api_key_config("[server]\nbody_timeout = 2\n"),
+        env={"ZEGO_TOKEN_CORS_ORIGINS": ALLOWED_ORIGIN},
+    )
 
 
 @pytest.fixture(scope="module")
