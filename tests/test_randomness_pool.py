@@ -1,0 +1,46 @@
+"""The pooled nonces and IVs never repeat: not across threads, not across a fork."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+
+from zego_token.randomness import nonce_and_iv
+
+
+def test_threads_never_share_a_draw() -> None:
+    drawn: list[list[bytes]] = [[] for _ in range(4)]
+
+    def draw(into: list[bytes]) -> None:
+        into.extend(nonce_and_iv(12)[1] for _ in range(3000))  # crosses many refills
+
+    threads = [threading.Thread(target=draw, args=(d,)) for d in drawn]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ivs = [iv for d in drawn for iv in d]
+    assert len(ivs) == 12000 and len(set(ivs)) == 12000
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_does_not_reuse_the_parents_pending_draws() -> None:
+    nonce_and_iv(12)  # the parent now holds a block of unused draws
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        try:
+            os.write(write_end, b"".join(nonce_and_iv(12)[1] for _ in range(8)))
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        child = pipe.read()
+    os.waitpid(pid, 0)
+    parent = b"".join(nonce_and_iv(12)[1] for _ in range(8))
+    assert len(child) == 96
+    assert {child[i : i + 12] for i in range(0, 96, 12)}.isdisjoint(
+        {parent[i : i + 12] for i in range(0, 96, 12)}
+    )
