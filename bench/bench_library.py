@@ -220,29 +220,30 @@ def profile_top_frames(call: Call, seconds: float, top: int) -> str:
 
 def step_costs(seconds: float) -> str:
     """The hot path cut into its steps, each timed alone, in ns per call."""
-    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    from zego_token import limits, token04
+    from zego_token import token04
 
-    key = SECRET.encode()
-    nonce12 = os.urandom(12)
+    key, aead = token04._keys(SECRET)
     now = int(time.time())
-    plaintext = token04._plaintext(APP_ID, USER_ID, 1, now, now + TTL, "")
-    aead = token04._aesgcm(key)
-    sealed = aead.encrypt(nonce12, plaintext, None)
     gcm_token = generate_token04(APP_ID, USER_ID, SECRET, TTL)
+    gcm_privileges = generate_token04(APP_ID, USER_ID, SECRET, TTL, PRIVILEGES)
     cbc_token = generate_token04(APP_ID, USER_ID, SECRET, TTL, mode="cbc")
-    _, cbc_iv, cbc_sealed = token04._split(cbc_token)
-    body = token04._HEAD.pack(now, 12) + nonce12 + token04._U16.pack(len(sealed)) + sealed
-
-    def checks() -> None:
-        limits.check_app_id(APP_ID)
-        limits.check_user_id(USER_ID)
-        limits.check_secret(SECRET)
+    _, _, nonce12, sealed = token04._split(gcm_token)
+    _, _, nonce_privileges, sealed_privileges = token04._split(gcm_privileges)
+    _, _, cbc_iv, cbc_sealed = token04._split(cbc_token)
+    plaintext = aead.decrypt(nonce12, sealed, None)
+    plaintext_privileges = aead.decrypt(nonce_privileges, sealed_privileges, None)
+    text = plaintext.decode()
+    encoded = gcm_token[2:].encode()
 
     steps: list[tuple[str, str, Call]] = [
         ("generate gcm", "whole call", lambda: generate_token04(APP_ID, USER_ID, SECRET, TTL)),
-        ("generate gcm", "check app_id, user_id, secret", checks),
+        (
+            "generate gcm",
+            "check app_id, user_id, secret, payload: _checked()",
+            lambda: token04._checked(APP_ID, USER_ID, SECRET, ""),
+        ),
         ("generate gcm", "nonce and IV: randomness.nonce_and_iv(12)", lambda: nonce_and_iv(12)),
         ("generate gcm", "(for scale: one os.urandom(16) syscall)", lambda: os.urandom(16)),
         (
@@ -255,21 +256,54 @@ def step_costs(seconds: float) -> str:
             "AESGCM.encrypt (cached key)",
             lambda: aead.encrypt(nonce12, plaintext, None),
         ),
-        ("generate gcm", "base64 + str", lambda: base64.b64encode(body).decode("ascii")),
+        (
+            "generate gcm",
+            "seal: _seal() (JSON, AES-GCM, layout, base64)",
+            lambda: token04._seal(
+                key, aead, APP_ID, USER_ID, 1, now, now + TTL, "", "gcm", nonce12
+            ),
+        ),
         ("decode gcm", "whole call", lambda: decode_token04(gcm_token, SECRET)),
         ("decode gcm", "layout: _split()", lambda: token04._split(gcm_token)),
-        ("decode gcm", "AESGCM.decrypt (cached key)", lambda: aead.decrypt(nonce12, sealed, None)),
+        (
+            "decode gcm",
+            "of which base64: a2b_base64(strict_mode=True)",
+            lambda: token04.a2b_base64(encoded, strict_mode=True),
+        ),
+        (
+            "decode gcm",
+            "AESGCM.decrypt (cached key)",
+            lambda: aead.decrypt(nonce12, sealed, None),
+        ),
         ("decode gcm", "claims: _claims()", lambda: token04._claims(plaintext, "gcm")),
-        ("decode gcm", "json.loads alone", lambda: json.loads(plaintext)),
+        (
+            "decode gcm",
+            "of which the claims regex",
+            lambda: token04._CANONICAL_CLAIMS.fullmatch(text),
+        ),
+        (
+            "decode gcm",
+            "claims through json.loads: _claims_from_json()",
+            lambda: token04._claims_from_json(text, "gcm"),
+        ),
+        ("decode gcm", "(plain decoder: json.loads(bytes))", lambda: json.loads(plaintext)),
+        ("decode gcm", "(plain decoder: AESGCM(key))", lambda: AESGCM(key)),
+        (
+            "decode gcm",
+            "(plain decoder: base64.b64decode)",
+            lambda: base64.b64decode(gcm_token[2:]),
+        ),
+        (
+            "decode gcm + privileges",
+            "claims: _claims()",
+            lambda: token04._claims(plaintext_privileges, "gcm"),
+        ),
         ("decode cbc", "whole call", lambda: decode_token04(cbc_token, SECRET)),
-        ("decode cbc", "layout: _split()", lambda: token04._split(cbc_token)),
-        ("decode cbc", "_cbc_decrypt()", lambda: token04._cbc_decrypt(key, cbc_iv, cbc_sealed)),
         (
             "decode cbc",
-            "of which Cipher(...).decryptor()",
-            lambda: Cipher(algorithms.AES(key), modes.CBC(cbc_iv)).decryptor(),
+            "_cbc_decrypt()",
+            lambda: token04._cbc_decrypt(key, cbc_iv, cbc_sealed),
         ),
-        ("decode cbc", "claims: _claims()", lambda: token04._claims(plaintext, "cbc")),
     ]
     rows = [(op, step, f"{1e9 / rate(call, seconds):,.0f}") for op, step, call in steps]
     return report.table(("operation", "step", "ns per call"), rows)
@@ -301,9 +335,11 @@ def main(argv: list[str] | None = None) -> int:
         profile_seconds = max(args.seconds * 2, 0.05)
         gcm_token = generate_token04(APP_ID, USER_ID, SECRET, TTL)
         cbc_token = generate_token04(APP_ID, USER_ID, SECRET, TTL, mode="cbc")
+        privileges_token = generate_token04(APP_ID, USER_ID, SECRET, TTL, PRIVILEGES)
         for label, call in (
             ("generate gcm", lambda: generate_token04(APP_ID, USER_ID, SECRET, TTL)),
             ("decode gcm", lambda: decode_token04(gcm_token, SECRET)),
+            ("decode gcm + privileges", lambda: decode_token04(privileges_token, SECRET)),
             ("decode cbc", lambda: decode_token04(cbc_token, SECRET)),
         ):
             print(f"\n### pyinstrument: {label}, top frames by self time\n")

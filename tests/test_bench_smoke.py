@@ -16,8 +16,6 @@ from types import ModuleType
 
 import pytest
 
-from tests.conftest import load_vectors
-
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 IN_CI = os.environ.get("CI") == "true"
@@ -72,36 +70,6 @@ def needs(*programs: str) -> None:
         pytest.skip(f"needs {', '.join(missing)} (scripts/bootstrap installs them)")
 
 
-def test_reference_reproduces_the_official_python_tokens() -> None:
-    # The baseline is only fair if it does the official generator's work: same bytes out.
-    reference = load_bench_module("reference_token04")
-    vectors = load_vectors("token04-official.json")
-    for v in vectors:
-        token = reference.encode_reference(
-            v["app_id"],
-            v["user_id"],
-            v["secret"],
-            v["ctime"],
-            v["expire"],
-            v["nonce"],
-            v["payload"],
-            v["mode"],
-            bytes.fromhex(v["iv_hex"]),
-        )
-        assert token == v["token"], v["source"]
-
-
-def test_reference_decodes_what_the_library_mints() -> None:
-    from zego_token import generate_token04
-
-    reference = load_bench_module("reference_token04")
-    secret = "0123456789abcdef0123456789abcdef"
-    for mode in ("gcm", "cbc"):
-        token = generate_token04(7, "alice", secret, 600, "p", mode=mode)
-        claims = reference.decode_reference(token, secret)
-        assert (claims["app_id"], claims["user_id"], claims["payload"]) == (7, "alice", "p")
-
-
 def test_wrk_parser_reads_units_and_errors() -> None:
     wrk = load_bench_module("wrk")
     output = """Running 1s test @ http://127.0.0.1:1/api/token
@@ -128,16 +96,26 @@ Transfer/sec:      1.00MB
 def test_library_benchmark_prints_rates_ratios_and_profile() -> None:
     output = run_script("bench_library.py", "--quick", "--profile")
     rows = table(output, "operation")
-    assert [r["operation"] for r in rows][:2] == ["generate gcm", "generate gcm + privileges"]
-    assert len(rows) == 8
+    assert [(r["operation"], r["baseline"]) for r in rows][:3] == [
+        ("generate gcm", "official Python CBC"),
+        ("generate gcm + privileges", "official Python CBC"),
+        ("generate gcm", "official Python GCM"),
+    ]
+    assert {r["baseline"] for r in rows} >= {"plain decoder", "plain decoder, cached AESGCM"}
+    assert len(rows) == 10
     for row in rows:
         assert number(row["zego-token tokens/s"]) > 0
-        assert number(row["reference tokens/s"]) > 0
+        assert number(row["baseline tokens/s"]) > 0
         assert number(row["ratio"]) > 0
     frames = table(output, "frame (function, file:first line)")
     assert any("token04.py" in f["frame (function, file:first line)"] for f in frames)
     steps = table(output, "operation", column="ns per call")
-    assert {s["operation"] for s in steps} == {"generate gcm", "decode gcm", "decode cbc"}
+    assert {s["operation"] for s in steps} == {
+        "generate gcm",
+        "decode gcm",
+        "decode gcm + privileges",
+        "decode cbc",
+    }
     assert all(number(s["ns per call"]) > 0 for s in steps)
 
 
