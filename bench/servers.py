@@ -1,9 +1,12 @@
-"""Start the two token servers the benchmarks compare, on loopback, and look inside them.
+"""Start the token servers the benchmarks compare, on loopback, and look inside them.
 
-Both run with API-key auth on the same AppID and ServerSecret, one worker per core unless told
-otherwise: ours (``zego-token serve``: metrics on, in-memory rate limit set too high to
-trigger, production log level) and the Node.js cluster in ``node_server.js``. Before any load,
-each must answer a real request with a token this library decodes.
+All run with the same auth (API key, or an HS256 JWT) on the same AppID and ServerSecret, one
+worker per core unless told otherwise: ours (``zego-token serve``: metrics on, in-memory rate
+limits set too high to trigger, production log level), the bare Node.js cluster in
+``node_server.js`` (API key only) and the fastify cluster in ``fastify/server.js`` (pino access
+log, @fastify/rate-limit per IP and per key, prom-client, schema validation; its npm packages
+are installed here on first use). Before any load, each must answer a real request with a
+token this library decodes.
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ START_TIMEOUT = 30.0
 # Far above anything wrk can send in a window, so the limiter counts every request but never
 # refuses one.
 RATE_LIMIT = 1_000_000_000
+FASTIFY_DIR = BENCH_DIR / "fastify"
+JWT_ISSUER = "https://idp.bench.invalid/"
+JWT_AUDIENCE = "zego-token-bench"
 
 
 @dataclass
@@ -78,18 +84,48 @@ def free_port() -> int:
         return port
 
 
-def ours_config(api_key: str) -> str:
+def new_jwt_secret() -> str:
+    return secrets.token_urlsafe(48)
+
+
+def new_jwt(jwt_secret: str) -> str:
+    """An HS256 JWT for USER_ID, valid for the whole run, accepted by both JWT servers."""
+    import jwt  # PyJWT, from the server extra
+
+    now = int(time.time())
+    claims = {"sub": USER_ID, "iss": JWT_ISSUER, "aud": JWT_AUDIENCE, "iat": now}
+    claims["exp"] = now + 6 * 3600
+    return jwt.encode(claims, jwt_secret, algorithm="HS256")
+
+
+def ours_config(api_key: str, auth: str = "api_key") -> str:
     """The TOML for our server (keys in docs/configuration.md): API-key auth with the key's
-    SHA-256, both in-memory rate limits on but out of reach, JSON logs at the production level.
-    Metrics need no key: /metrics is always served."""
-    return f"""\
+    SHA-256 (or HS256 JWTs checked for issuer, audience and expiry), both in-memory rate limits
+    on but out of reach, JSON logs at the production level. Metrics need no key: /metrics is
+    always served."""
+    if auth == "jwt":
+        section = f"""\
+[auth]
+modes = ["jwt"]
+
+[auth.jwt]
+algorithms = ["HS256"]
+issuer = "{JWT_ISSUER}"
+audience = ["{JWT_AUDIENCE}"]
+secret_env = "BENCH_JWT_SECRET"
+"""
+    else:
+        section = f"""\
 [auth]
 modes = ["api_key"]
 
 [[auth.api_keys]]
 name = "bench"
 sha256 = "{key_hash(api_key)}"
-
+"""
+    return (
+        section
+        + f"""
 [rate_limit]
 per_identity = {RATE_LIMIT}
 per_ip = {RATE_LIMIT}
@@ -99,12 +135,16 @@ window = 60
 level = "info"
 format = "json"
 """
+    )
 
 
 @contextlib.contextmanager
-def run_ours(workers: int, workdir: Path, api_key: str) -> Iterator[Server]:
+def run_ours(
+    workers: int, workdir: Path, api_key: str, *, jwt_secret: str | None = None
+) -> Iterator[Server]:
+    """Ours with API-key auth, or with HS256 JWT auth when ``jwt_secret`` is given."""
     config = workdir / "zego-token.toml"
-    config.write_text(ours_config(api_key))
+    config.write_text(ours_config(api_key, "jwt" if jwt_secret else "api_key"))
     port = free_port()
     command = [
         str(Path(sys.executable).parent / "zego-token"),
@@ -119,16 +159,58 @@ def run_ours(workers: int, workdir: Path, api_key: str) -> Iterator[Server]:
         str(workers),
     ]
     env = {**os.environ, "ZEGO_APP_ID": str(APP_ID), "ZEGO_SERVER_SECRET": SECRET}
+    if jwt_secret:
+        env["BENCH_JWT_SECRET"] = jwt_secret
     log = workdir / "ours.log"
     with _started("zego-token", command, env, log) as process:
         server = Server("zego-token", process, f"http://127.0.0.1:{port}", log)
         _wait_until(server, lambda: _status(server.base_url + "/healthz") == 200)
-        _check_token(server, api_key)
+        _check_token(server, new_jwt(jwt_secret) if jwt_secret else api_key)
         yield server
 
 
 @contextlib.contextmanager
 def run_node(workers: int, workdir: Path, api_key: str) -> Iterator[Server]:
+    env = {"API_KEY_SHA256": key_hash(api_key)}
+    with _run_node_cluster("node", BENCH_DIR / "node_server.js", workers, workdir, env) as server:
+        _check_token(server, api_key)
+        yield server
+
+
+@contextlib.contextmanager
+def run_fastify(
+    workers: int, workdir: Path, api_key: str, *, jwt_secret: str | None = None
+) -> Iterator[Server]:
+    """The fastify cluster, with API-key auth or (``jwt_secret``) HS256 JWTs via @fastify/jwt."""
+    install_fastify()
+    env = {"API_KEY_SHA256": key_hash(api_key), "RATE_LIMIT": str(RATE_LIMIT)}
+    if jwt_secret:
+        env.update(AUTH="jwt", JWT_SECRET=jwt_secret)
+        env.update(JWT_ISSUER=JWT_ISSUER, JWT_AUDIENCE=JWT_AUDIENCE)
+    with _run_node_cluster("fastify", FASTIFY_DIR / "server.js", workers, workdir, env) as server:
+        _check_token(server, new_jwt(jwt_secret) if jwt_secret else api_key)
+        yield server
+
+
+def install_fastify() -> None:
+    """The benchmark's own setup step: ``npm install`` the pinned packages, once."""
+    if (FASTIFY_DIR / "node_modules" / "fastify").is_dir():
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RuntimeError("npm is not installed: apt-get install npm (scripts/bootstrap)")
+    subprocess.run(
+        [npm, "install", "--no-audit", "--no-fund", "--loglevel=error"],
+        cwd=FASTIFY_DIR,
+        check=True,
+        timeout=300,
+    )
+
+
+@contextlib.contextmanager
+def _run_node_cluster(
+    name: str, script: Path, workers: int, workdir: Path, extra_env: dict[str, str]
+) -> Iterator[Server]:
     node = shutil.which("node")
     if node is None:
         raise RuntimeError("node is not installed: apt-get install nodejs (scripts/bootstrap)")
@@ -136,14 +218,14 @@ def run_node(workers: int, workdir: Path, api_key: str) -> Iterator[Server]:
         **os.environ,
         "ZEGO_APP_ID": str(APP_ID),
         "ZEGO_SERVER_SECRET": SECRET,
-        "API_KEY_SHA256": key_hash(api_key),
         "HOST": "127.0.0.1",
         "PORT": "0",
         "WORKERS": str(workers),
+        **extra_env,
     }
-    log = workdir / "node.log"
-    with _started("node", [node, str(BENCH_DIR / "node_server.js")], env, log) as process:
-        server = Server("node", process, "", log)
+    log = workdir / f"{name}.log"
+    with _started(name, [node, str(script)], env, log) as process:
+        server = Server(name, process, "", log)
 
         def announced() -> bool:
             for line in log.read_text(errors="replace").splitlines():
@@ -153,7 +235,6 @@ def run_node(workers: int, workdir: Path, api_key: str) -> Iterator[Server]:
             return False
 
         _wait_until(server, announced)
-        _check_token(server, api_key)
         yield server
 
 
@@ -214,10 +295,10 @@ def _status(url: str) -> int:
         return 0
 
 
-def _check_token(server: Server, api_key: str) -> None:
-    """Both servers must answer the benchmarked request with a token that decodes right."""
+def _check_token(server: Server, credential: str) -> None:
+    """Every server must answer the benchmarked request with a token that decodes right."""
     request = urllib.request.Request(
-        server.token_url, headers={"Authorization": f"Bearer {api_key}"}
+        server.token_url, headers={"Authorization": f"Bearer {credential}"}
     )
     with urllib.request.urlopen(request, timeout=5) as response:
         body = json.loads(response.read())

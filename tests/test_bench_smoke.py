@@ -120,22 +120,39 @@ def test_library_benchmark_prints_rates_ratios_and_profile() -> None:
 
 
 @pytest.mark.slow
-def test_server_benchmark_runs_both_servers_without_errors() -> None:
-    needs("wrk", "node")
-    output = run_script("bench_server.py", "--quick", "--workers", "1", "--profile")
+def test_server_benchmark_runs_all_three_servers_without_errors() -> None:
+    needs("wrk", "node", "npm")
+    output = run_script("bench_server.py", "--quick", "--workers", "1", "--profile", timeout=400)
     rows = table(output, "round")
-    assert {r["server"] for r in rows} == {"zego-token", "node"}
+    assert {r["server"] for r in rows} == {"zego-token", "node", "fastify"}
     for row in rows:
         assert number(row["req/s"]) > 0, row
         assert number(row["p99 ms"]) > 0, row
         # A wrong API key or URL would show up here as every request refused.
         assert number(row["non-2xx"]) == 0, row
-    verdicts = table(output, "target")
-    assert verdicts[0]["target"].startswith("req/s zego-token/node")
+    targets = [v["target"] for v in table(output, "target")]
+    assert targets[:4] == [
+        "req/s zego-token/node >= 1.0",
+        "p99 zego-token/node <= 1.0",
+        "req/s zego-token/fastify >= 1.5",
+        "p99 zego-token/fastify <= 1.0",
+    ]
     assert "/metrics answered 200" in output
     # py-spy saw the request handler of our worker.
     functions = table(output, "function (including callees)")
     assert any("zego_token/server/" in f["function (including callees)"] for f in functions)
+
+
+@pytest.mark.slow
+def test_server_benchmark_compares_the_jwt_path_with_fastify() -> None:
+    needs("wrk", "node", "npm")
+    output = run_script("bench_server.py", "--quick", "--workers", "1", "--auth", "jwt")
+    rows = table(output, "round")
+    assert {r["server"] for r in rows} == {"zego-token", "fastify"}
+    for row in rows:
+        # An expired, wrongly signed or wrongly addressed JWT would make every request a 401.
+        assert number(row["non-2xx"]) == 0, row
+    assert table(output, "target")[0]["target"] == "req/s zego-token/fastify >= 1.5"
 
 
 @pytest.mark.slow
