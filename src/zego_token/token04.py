@@ -72,14 +72,14 @@ if sys.version_info >= (3, 11):
     from binascii import a2b_base64
 else:  # pragma: no cover - Python 3.10 has no strict_mode
 
-    def a2b_base64(data: bytes, *, strict_mode: bool = False) -> bytes:
+    def a2b_base64(data: str, *, strict_mode: bool = False) -> bytes:
         return base64.b64decode(data, validate=True)
 
 
 # Base64 characters whose spare low bits are zero: the last data character before "=="
 # carries 4 spare bits, the one before "=" carries 2 (indices divisible by 16 and by 4).
-_ZERO_LOW_4 = frozenset(b"AQgw")
-_ZERO_LOW_2 = frozenset(b"AEIMQUYcgkosw048")
+_ZERO_LOW_4 = frozenset("AQgw")
+_ZERO_LOW_2 = frozenset("AEIMQUYcgkosw048")
 
 # The claims exactly as the official Python and Node generators (and this library) write
 # them: their key order, compact separators, integers of at most 19 digits, strings without
@@ -404,12 +404,12 @@ def _split(token: object) -> tuple[Mode, int, bytes, bytes]:
     ):
         _refuse_outer(token)
     assert isinstance(token, str)  # _refuse_outer raised otherwise; str subclasses pass
+    encoded = token[2:]
     try:
-        encoded = token[2:].encode("ascii")
         # strict_mode refuses what validate=True refuses (characters outside the alphabet,
         # misplaced padding) without the regex pass b64decode(validate=True) runs first.
         body = a2b_base64(encoded, strict_mode=True)
-    except (binascii.Error, UnicodeEncodeError, ValueError):
+    except ValueError:  # binascii.Error, or a non-ASCII character
         raise MalformedToken(
             "token is not valid base64 after its '04' prefix: it was truncated, altered, or "
             "URL-encoded on the way (decode '%2B' back to '+')"
