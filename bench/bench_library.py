@@ -153,7 +153,7 @@ def results_table(results: list[Result]) -> str:
                 report.count(r.reference),
                 report.ratio(r.ratio),
                 f"{min(r.ratios):.2f}-{max(r.ratios):.2f}",
-                f">= {r.case.target:.0f}x" if r.case.target else "-",
+                f">= {r.case.target:g}x" if r.case.target else "-",
                 verdict,
             )
         )
@@ -219,7 +219,7 @@ def profile_top_frames(call: Call, seconds: float, top: int) -> str:
 
 
 def step_costs(seconds: float) -> str:
-    """The hot path cut into its steps, each timed alone, in ns per call."""
+    """The hot path cut into its steps, each timed alone, in ns per call (fastest batch)."""
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     from zego_token import token04
@@ -305,8 +305,23 @@ def step_costs(seconds: float) -> str:
             lambda: token04._cbc_decrypt(key, cbc_iv, cbc_sealed),
         ),
     ]
-    rows = [(op, step, f"{1e9 / rate(call, seconds):,.0f}") for op, step, call in steps]
+    rows = [(op, step, f"{fastest_ns(call, seconds):,.0f}") for op, step, call in steps]
     return report.table(("operation", "step", "ns per call"), rows)
+
+
+def fastest_ns(call: Call, seconds: float) -> float:
+    """ns per call of the fastest batch of BATCH calls within ``seconds``: a step's own cost,
+    without the time a busy machine's neighbours take from some of the batches."""
+    fastest = float("inf")
+    deadline = perf_counter() + seconds
+    while True:
+        start = perf_counter()
+        for _ in range(BATCH):
+            call()
+        end = perf_counter()
+        fastest = min(fastest, (end - start) / BATCH)
+        if end >= deadline:
+            return fastest * 1e9
 
 
 def main(argv: list[str] | None = None) -> int:
