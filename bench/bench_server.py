@@ -60,8 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(report.machine_lines()))
     print(
         f"- {args.workers} workers each; wrk -t{args.threads} -c{args.connections} "
-        f"-d{args.seconds}s --latency; {args.rounds} rounds, servers interleaved (A B C A B C) after "
-        f"{args.warmup} s warm-up each"
+        f"-d{args.seconds}s --latency; {args.rounds} rounds, servers interleaved "
+        f"(A B C A B C) after {args.warmup} s warm-up each"
     )
     print(f"- command: `{' '.join(['.venv/bin/python', *sys.argv])}`\n")
 
