@@ -21,6 +21,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..environment import (
+    ENV_APP_ID,
+    ENV_SECRET,
+    ENV_SECRET_FILE,
+    EnvironmentValueError,
+    app_id_from_environment,
+    secret_from_environment,
+)
 from ..errors import InvalidParameter
 from ..limits import INT32_MAX, MAX_APP_ID, check_secret
 from .contracts import ConfigError, Grants
@@ -32,9 +40,6 @@ else:  # pragma: no cover - exercised only on Python 3.10
 
 ENV_PREFIX = "ZEGO_TOKEN_"
 ENV_CONFIG_FILE = "ZEGO_TOKEN_CONFIG"
-ENV_APP_ID = "ZEGO_APP_ID"
-ENV_SECRET = "ZEGO_SERVER_SECRET"
-ENV_SECRET_FILE = "ZEGO_SERVER_SECRET_FILE"
 
 AUTH_MODES = ("none", "api_key", "jwt")
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -483,24 +488,20 @@ def _validate(
 
 def _apps(raw: _Raw, env: Mapping[str, str], check: _Checker) -> tuple[App, ...]:
     apps: list[App] = []
-    env_id = env.get(ENV_APP_ID, "").strip()
-    env_secret = env.get(ENV_SECRET) or None  # an empty variable counts as unset
-    env_secret_file = env.get(ENV_SECRET_FILE) or None
-    if env_id:
-        if not re.fullmatch(r"[0-9]{1,10}", env_id) or not 0 < int(env_id) <= MAX_APP_ID:
+    # The same reading as the CLI's (zego_token.environment): whitespace around the secret is
+    # stripped in both forms, and setting both forms is an error.
+    try:
+        env_app_id = app_id_from_environment(env)
+        env_secret = secret_from_environment(env)
+    except EnvironmentValueError as exc:
+        raise ConfigError(exc.variable, exc.message) from None
+    if env_app_id is not None:
+        if env_secret is None:
             raise ConfigError(
-                ENV_APP_ID,
-                f"must be the numeric AppID from the ZEGOCLOUD console (1..{MAX_APP_ID})",
+                ENV_SECRET, f"{ENV_APP_ID} is set, so set {ENV_SECRET} or {ENV_SECRET_FILE} too"
             )
-        secret = _secret(
-            ENV_SECRET_FILE if env_secret is None and env_secret_file is not None else ENV_SECRET,
-            env_secret,
-            env_secret_file,
-            both_key=f"{ENV_SECRET} and {ENV_SECRET_FILE}",
-            missing=f"{ENV_APP_ID} is set, so set {ENV_SECRET} or {ENV_SECRET_FILE} too",
-        )
-        apps.append(App(int(env_id), secret))
-    elif env_secret is not None or env_secret_file is not None:
+        apps.append(App(env_app_id, env_secret[1]))
+    elif env_secret is not None:
         raise ConfigError(
             ENV_APP_ID, f"a ServerSecret is set in the environment, so set {ENV_APP_ID} too"
         )
@@ -537,7 +538,7 @@ def _apps(raw: _Raw, env: Mapping[str, str], check: _Checker) -> tuple[App, ...]
             missing=f"{key} needs secret or secret_file",
         )
         if app_id in seen:
-            if apps and apps[0].app_id == app_id and env_id:
+            if apps and apps[0].app_id == app_id and env_app_id is not None:
                 continue  # the environment's app overrides the file's entry for the same AppID
             raise check.fail(f"{key}.app_id", f"AppID {app_id} is listed twice")
         seen.add(app_id)
