@@ -14,6 +14,7 @@ import importlib
 import ipaddress
 import os
 import re
+import socket
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -57,6 +58,7 @@ OWN_FIELDS: dict[str, dict[str, type]] = {
         "max_body_bytes": int,
         "trusted_proxies": list,
         "shutdown_timeout": int,
+        "reuse_port": bool,
     },
     "token": {"default_ttl": int, "min_ttl": int, "max_ttl": int, "default_mode": str},
     "cors": {"origins": list, "allow_credentials": bool, "max_age": int},
@@ -133,6 +135,12 @@ class ServerSettings:
     max_body_bytes: int = 16384
     trusted_proxies: tuple[str, ...] = ()
     shutdown_timeout: int = 30
+    # Join a port other processes listen on (SO_REUSEPORT) instead of refusing to start.
+    reuse_port: bool = False
+    # What ``host`` resolves to: the address the server binds, and every address of the name
+    # (the loopback rule holds only when all of them are loopback).
+    address: str = "127.0.0.1"
+    addresses: tuple[str, ...] = ("127.0.0.1",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -461,18 +469,22 @@ def _validate(
     auth = _auth(check, apps, extensions, demo=overrides.demo)
 
     if overrides.demo:
-        if not _is_loopback(server.host):
+        if not _all_loopback(server.addresses):
             raise check.fail("server.host", "--demo listens on a loopback address only")
         if server.workers != 1:
             raise check.fail("server.workers", "--demo runs one worker")
 
-    if "none" in auth.modes and not server.allow_unauthenticated and not _is_loopback(server.host):
+    if (
+        "none" in auth.modes
+        and not server.allow_unauthenticated
+        and not _all_loopback(server.addresses)
+    ):
         raise check.fail(
             "server.host",
             f"auth mode 'none' hands out tokens to anyone, so the server refuses to listen on "
-            f"{server.host!r}; listen on 127.0.0.1, configure [[auth.api_keys]] (or another "
-            "auth mode), or set server.allow_unauthenticated = true if a gateway in front "
-            "authenticates callers",
+            f"{_host_and_addresses(server)}; listen on 127.0.0.1, configure [[auth.api_keys]] "
+            "(or another auth mode), or set server.allow_unauthenticated = true if a gateway in "
+            "front authenticates callers",
         )
     return Settings(
         apps=apps,
@@ -578,6 +590,7 @@ def _server(check: _Checker) -> ServerSettings:
     host = check.typed("server", "host", "127.0.0.1").strip()
     if not host:
         raise check.fail("server.host", "must not be empty")
+    addresses = _resolve(check, host)
     proxies = check.typed("server", "trusted_proxies", [])
     for index, proxy in enumerate(proxies):
         try:
@@ -595,7 +608,46 @@ def _server(check: _Checker) -> ServerSettings:
         max_body_bytes=check.int_in("server", "max_body_bytes", 16384, 256, 16 * 1024 * 1024),
         trusted_proxies=tuple(proxies),
         shutdown_timeout=check.int_in("server", "shutdown_timeout", 30, 1, 3600),
+        reuse_port=check.typed("server", "reuse_port", False),
+        address=_bind_address(addresses),
+        addresses=addresses,
     )
+
+
+def resolve_host(host: str) -> tuple[str, ...]:
+    """The IP addresses ``host`` stands for: itself when it is one, else what the name resolves to.
+
+    Raises ``OSError`` (``socket.gaierror``) when the name does not resolve.
+    """
+    literal = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        return (str(ipaddress.ip_address(literal)),)
+    except ValueError:
+        pass
+    infos = socket.getaddrinfo(literal, None, type=socket.SOCK_STREAM)
+    # Scope suffixes (fe80::1%eth0) are dropped for the loopback test, kept for binding.
+    return tuple(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def _resolve(check: _Checker, host: str) -> tuple[str, ...]:
+    try:
+        addresses = resolve_host(host)
+    except (OSError, UnicodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise check.fail(
+            "server.host",
+            f"cannot resolve {host!r} ({reason}): give an IP address such as 127.0.0.1 or "
+            "0.0.0.0, or a name this machine resolves",
+        ) from None
+    if not addresses:  # pragma: no cover - getaddrinfo raises rather than answer nothing
+        raise check.fail("server.host", f"{host!r} resolves to no address")
+    return addresses
+
+
+def _bind_address(addresses: tuple[str, ...]) -> str:
+    """One address to listen on: a name's first IPv4 address (what most clients try first for
+    ``localhost``), else its first address."""
+    return next((a for a in addresses if ":" not in a), addresses[0])
 
 
 def _token(check: _Checker) -> TokenSettings:
@@ -802,6 +854,18 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def _all_loopback(addresses: tuple[str, ...]) -> bool:
+    """A name counts as loopback only when every address it resolves to is loopback."""
+    return bool(addresses) and all(_is_loopback(a.partition("%")[0]) for a in addresses)
+
+
+def _host_and_addresses(server: ServerSettings) -> str:
+    shown = repr(server.host)
+    if server.addresses != (server.host,):
+        shown += f" (resolves to {', '.join(server.addresses)})"
+    return shown
 
 
 def is_loopback(host: str) -> bool:
