@@ -18,7 +18,11 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="TOML configuration file (also ZEGO_TOKEN_CONFIG); see docs/configuration.md",
     )
-    parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument(
+        "--host",
+        help="IP address or host name to listen on (default 127.0.0.1; a name listens on the "
+        "first IPv4 address it resolves to)",
+    )
     parser.add_argument(
         "--port", type=int, help="port to listen on (default 8080; 0 picks a free port)"
     )
