@@ -32,10 +32,10 @@ SECRET_FILE_LIMIT = 4096
 
 
 class EnvironmentValueError(ZegoTokenError):
-    """An environment variable (or the file it names) holds something unusable.
+    """An environment variable (or the secret file it or a setting names) is unusable.
 
-    ``variable`` names it (or both, when two conflict); ``message`` says what is wrong and
-    never contains the value.
+    ``variable`` names the source (or both, when two conflict); ``message`` says what is wrong
+    and never contains the value.
     """
 
     def __init__(self, variable: str, message: str) -> None:
@@ -84,23 +84,36 @@ def checked_secret(variable: str, raw: str) -> str:
 
 
 def read_secret_file(variable: str, path: str) -> str:
-    """The text of the secret file ``path`` (unchecked); errors name ``variable``."""
+    """The text of the secret file ``path``, unchecked and unstripped; errors name ``variable``.
+
+    The one reader of secret files: ``ZEGO_SERVER_SECRET_FILE``, ``[[apps]] secret_file`` and
+    the CLI's ``--secret-file``.
+    """
     try:
         with open(path, "rb") as file:
             data = file.read(SECRET_FILE_LIMIT + 1)
     except (OSError, ValueError) as error:  # ValueError: a NUL byte in the path
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
         raise EnvironmentValueError(variable, f"cannot read {path}: {reason}") from None
+    return decode_secret(variable, data, path)
+
+
+def decode_secret(variable: str, data: bytes, where: str) -> str:
+    """Secret bytes read from ``where`` (a file, a pipe) as text: a ServerSecret is ASCII."""
     if len(data) > SECRET_FILE_LIMIT:
         raise EnvironmentValueError(
             variable,
-            f"{path} holds more than {SECRET_FILE_LIMIT} bytes; it should hold only the "
+            f"{where} holds more than {SECRET_FILE_LIMIT} bytes; it should hold only the "
             "32-character ServerSecret",
         )
     try:
-        return data.decode("utf-8")
+        return data.decode("ascii")
     except UnicodeDecodeError:
-        raise EnvironmentValueError(variable, f"{path} is not UTF-8 text") from None
+        raise EnvironmentValueError(
+            variable,
+            f"{where} contains non-ASCII bytes; a ServerSecret is 32 ASCII characters (copy it "
+            "again from the ZEGOCLOUD console)",
+        ) from None
 
 
 __all__ = [
@@ -111,6 +124,7 @@ __all__ = [
     "EnvironmentValueError",
     "app_id_from_environment",
     "checked_secret",
+    "decode_secret",
     "read_secret_file",
     "secret_from_environment",
 ]

@@ -17,7 +17,10 @@ import sys
 from ..environment import (
     ENV_SECRET,
     ENV_SECRET_FILE,
+    SECRET_FILE_LIMIT,
     EnvironmentValueError,
+    decode_secret,
+    read_secret_file,
     secret_from_environment,
 )
 from ..errors import InvalidParameter
@@ -25,8 +28,8 @@ from ..limits import check_secret
 from .errors import UsageError
 
 ENV_VAR = ENV_SECRET
-# A ServerSecret is 32 characters; reading more than this from a file or pipe is a mistake.
-_READ_LIMIT = 4096
+# A ServerSecret is 32 characters; reading more than this from a pipe is a mistake.
+_READ_LIMIT = SECRET_FILE_LIMIT
 
 SECRET_ARGUMENT_WARNING = (
     "--secret puts the ServerSecret in your shell history and the process list; prefer "
@@ -98,11 +101,9 @@ def _flag_secret(args: argparse.Namespace) -> tuple[str | None, str | None]:
 
 def _read_file(path: str) -> str:
     try:
-        with open(path, "rb") as file:
-            data = file.read(_READ_LIMIT + 1)
-    except OSError as error:
-        raise UsageError(f"cannot read --secret-file {path}: {error.strerror or error}") from None
-    return _decode(data, f"--secret-file {path}")
+        return read_secret_file("--secret-file", path)
+    except EnvironmentValueError as error:
+        raise UsageError(f"--secret-file: {error.message}") from None
 
 
 def _read_stdin() -> str:
@@ -110,19 +111,7 @@ def _read_stdin() -> str:
         raise UsageError("--secret-stdin was given but there is no standard input")
     if sys.stdin.isatty():
         return getpass.getpass("ServerSecret: ")
-    return _decode(sys.stdin.buffer.read(_READ_LIMIT + 1), "--secret-stdin")
-
-
-def _decode(data: bytes, source: str) -> str:
-    if len(data) > _READ_LIMIT:
-        raise UsageError(
-            f"{source} holds more than {_READ_LIMIT} bytes; it should hold only the "
-            "32-character ServerSecret"
-        )
     try:
-        return data.decode("ascii")
-    except UnicodeDecodeError:
-        raise UsageError(
-            f"the ServerSecret from {source} contains non-ASCII bytes; a ServerSecret is 32 "
-            "ASCII characters (copy it again from the ZEGOCLOUD console)"
-        ) from None
+        return decode_secret("--secret-stdin", sys.stdin.buffer.read(_READ_LIMIT + 1), "stdin")
+    except EnvironmentValueError as error:
+        raise UsageError(f"--secret-stdin: {error.message}") from None

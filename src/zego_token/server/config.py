@@ -28,6 +28,7 @@ from ..environment import (
     ENV_SECRET_FILE,
     EnvironmentValueError,
     app_id_from_environment,
+    read_secret_file,
     secret_from_environment,
 )
 from ..errors import InvalidParameter
@@ -572,12 +573,9 @@ def _secret(key: str, value: str | None, path: str | None, *, both_key: str, mis
         raise ConfigError(key, missing)
     if path is not None:
         try:
-            value = Path(path).read_bytes().decode("utf-8").strip()
-        except (OSError, ValueError) as exc:  # ValueError: not UTF-8, or a NUL in the path
-            if isinstance(exc, UnicodeDecodeError):
-                raise ConfigError(key, f"{path} is not UTF-8 text") from None
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise ConfigError(key, f"cannot read {path}: {reason}") from None
+            value = read_secret_file(key, path).strip()
+        except EnvironmentValueError as exc:
+            raise ConfigError(exc.variable, exc.message) from None
     assert value is not None
     try:
         check_secret(value)
