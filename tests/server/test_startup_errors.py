@@ -67,12 +67,18 @@ def test_a_host_name_that_does_not_resolve_is_one_line(run_until_exit: RunUntilE
 # -- a busy port -------------------------------------------------------------------------------
 
 
-def test_a_port_held_by_a_plain_socket_is_one_line_naming_it(run_until_exit: RunUntilExit) -> None:
+@pytest.mark.parametrize("reuse_port", ["false", "true"])
+def test_a_port_held_by_a_plain_socket_is_one_line_naming_it(
+    run_until_exit: RunUntilExit, reuse_port: str
+) -> None:
+    # Even server.reuse_port = true cannot join a listener that did not set SO_REUSEPORT.
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        code, _, stderr = run_until_exit(args=["--port", str(port)])
+        code, _, stderr = run_until_exit(
+            env={"ZEGO_TOKEN_SERVER_REUSE_PORT": reuse_port}, args=["--port", str(port)]
+        )
         line = _one_error_line(stderr)
         assert code == 2
         assert f"port {port} is already in use" in line
