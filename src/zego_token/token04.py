@@ -146,6 +146,14 @@ def encode_token04(
     else:
         sealed = _cbc_encrypt(key, iv, plaintext)
         tail = b""
+    if len(sealed) > 0xFFFF:
+        # The layout stores the ciphertext length in two bytes; without this check the
+        # library would fail with a bare struct.error.
+        raise InvalidParameter(
+            f"payload is too long: the token's ciphertext would be {len(sealed)} bytes, the "
+            "format holds at most 65535",
+            parameter="payload",
+        )
     body = b"".join((_HEAD.pack(expire, iv_size), iv, _U16.pack(len(sealed)), sealed, tail))
     return VERSION + base64.b64encode(body).decode("ascii")
 
