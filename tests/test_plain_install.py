@@ -106,3 +106,21 @@ def test_generate_works_without_the_extra(plain_venv: Path) -> None:
     assert run.returncode == 0 and run.stderr == "", run
     claims = decode_token04(run.stdout.strip(), SECRET, app_id=1234567890, user_id="alice")
     assert claims.payload == ""
+
+
+def test_python_m_zego_token_server_without_the_extra_is_the_same_line(plain_venv: Path) -> None:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("ZEGO_")}
+    environ.pop("PYTHONPATH", None)
+    run = subprocess.run(
+        [str(plain_venv / "python"), "-m", "zego_token.server", "--demo"],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 2, run
+    assert run.stderr.splitlines() == [
+        "zego-token serve needs the server extra, which is not installed: "
+        'pip install "zego-token[server]"'
+    ]
