@@ -68,16 +68,13 @@ class JwksCache:
         self._retry_at = -math.inf
         self._refreshing: concurrent.futures.Future[None] | None = None
 
-    @property
-    def has_keys(self) -> bool:
-        return bool(self._keys)
-
     async def lookup(self, kid: str) -> dict[str, Any] | None:
         """The JWK with this ``kid``; None when the reachable JWKS has no such key."""
         now = time.monotonic()
         data = self._keys.get(kid)
         if data is not None:
-            self._start_refresh(now, unknown_kid=False)  # no-op unless the keys are old
+            if now - self._fetched_at >= self._lifespan:  # unlocked peek: the hot path
+                self._start_refresh(now, unknown_kid=False)
             return data
         refresh = self._start_refresh(now, unknown_kid=True)
         if refresh is not None:
