@@ -7,6 +7,7 @@ Each row of the claims table in docs/auth.md is a request here: absent, null, em
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ import pytest
 
 from tests.fixtures.idp import AUDIENCE, ISSUER, IdentityProvider
 from tests.server.conftest import StartServer
+from zego_token.server.auth_jwt import JwtAuthenticator, JwtSettings
+from zego_token.server.contracts import Grants, RequestContext
 
 # Every grant claim present and granting what REQUEST asks for.
 FULL_GRANT: dict[str, Any] = {
@@ -170,3 +173,46 @@ def test_without_a_max_ttl_claim_no_lifetime_is_granted(server: str, idp: Identi
     with_claim = ask(server, idp, FULL_GRANT, expired_ts="3600")
     assert refusal(with_claim) == (403, "ttl_not_allowed")  # 3600 > the claim's 900
     assert ask(server, idp, FULL_GRANT, expired_ts="900").status_code == 200
+
+
+@pytest.mark.parametrize("claim", sorted(REFUSAL))
+def test_the_identity_of_an_absent_claim_equals_that_of_an_empty_one(
+    idp: IdentityProvider, tmp_path: Path, claim: str
+) -> None:
+    """In-process, the Grants themselves: absent == null == empty, and never None (unrestricted)."""
+    secret = tmp_path / "secret"
+    secret.write_bytes(idp.hmac_secret)
+    auth = JwtAuthenticator(
+        JwtSettings.from_mapping(
+            {
+                "algorithms": ["HS256"],
+                "issuer": ISSUER,
+                "audience": [AUDIENCE],
+                "secret_file": str(secret),
+                "rooms_claim": "zego_rooms",
+                "publish_claim": "zego_publish",
+                "stream_ids_claim": "zego_streams",
+                "max_ttl_claim": "zego_max_ttl",
+            }
+        )
+    )
+    context = RequestContext(client_ip="127.0.0.1", method="GET", path="/api/token", headers={})
+
+    def grants(claims: dict[str, Any]) -> Grants:
+        identity = asyncio.run(auth.authenticate(f"Bearer {idp.hs256(claims)}", context))
+        assert identity is not None
+        return identity.grants
+
+    full = idp.claims(**FULL_GRANT)
+    absent = grants({k: v for k, v in full.items() if k != claim})
+    null = grants({**full, claim: None})
+    field = {
+        "zego_rooms": "room_patterns",
+        "zego_publish": "publish",
+        "zego_streams": "stream_ids",
+        "zego_max_ttl": "max_ttl",
+    }[claim]
+    nothing = {"zego_rooms": (), "zego_publish": False, "zego_streams": (), "zego_max_ttl": 0}
+    assert getattr(absent, field) == getattr(null, field) == nothing[claim]
+    if claim in EMPTY:
+        assert grants({**full, claim: EMPTY[claim]}) == absent
