@@ -1,8 +1,8 @@
 """The ``jwt`` authentication mode: the caller holds the business app's session JWT.
 
-Verification is PyJWT's; this module only chooses the key (shared secret, PEM public key or a
-JWKS fetched with PyJWT's client and cached here), turns each refusal into a distinct 401 code,
-and reads the ZEGO user ID and the optional grants out of the claims.
+Verification and key parsing are PyJWT's; this module only chooses the key (shared secret, PEM
+public key or a JWKS key from ``jwks.JwksCache``), turns each refusal into a distinct 401 code
+(503 while the JWKS is unreachable), and reads the ZEGO user ID and the grants out of the claims.
 """
 
 from __future__ import annotations
