@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from .error_codes import check as check_code
+
 TokenKind = Literal["token", "kit"]
 
 
@@ -38,6 +40,7 @@ class HttpError(Exception):
         *,
         headers: Mapping[str, str] | None = None,
     ) -> None:
+        check_code(status, code)  # every code is in error_codes.ERROR_CODES, with its status
         super().__init__(message)
         self.status = status
         self.code = code
