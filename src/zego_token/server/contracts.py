@@ -1,7 +1,8 @@
 """The values that flow through the request pipeline, and the interfaces of its steps.
 
-A request becomes an ``Identity`` (auth), the identity and the ``TokenRequest`` become a
-decision (policy, hook, rate limit), the decision becomes a token (mint). Each step lives in
+A request becomes an ``Identity`` (auth, between the per-IP and the per-identity rate limits),
+the identity and the ``TokenRequest`` become a decision (policy, then hook), the decision
+becomes a token (mint). Each step lives in
 its own module and only speaks these types, so steps can be added without touching the others.
 """
 
