@@ -13,7 +13,7 @@ import string
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
 from zego_token.limits import follows_zego_id_rules
@@ -153,12 +153,12 @@ def fill(glob: str, filler: str) -> str:
     return "7"  # [0-9]
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(
     template=st.sampled_from(TEMPLATES),
     room_id=ids(),
     user_id=ids(),
-    filler=st.text(st.sampled_from(TRICKY_CHARACTERS), max_size=8),
+    filler=st.text(st.sampled_from("ab_-.@/"), max_size=8),  # separators, mostly
     other_room=ids(),
     other_user=ids(),
 )
@@ -174,11 +174,14 @@ def test_no_stream_id_belongs_to_two_pairs(
     # The pair either may publish its own stream, or is refused as ambiguous (a separator in
     # one of its IDs); never anything else.
     assert mine in ("ok", "stream_id_ambiguous"), mine
+    event(f"the pair itself: {mine}")
     if mine != "ok":
         return
-    others = {(other_room, other_user), *readings(template, stream_id)}
+    read = set(readings(template, stream_id))
+    assert (room_id, user_id) in read  # the reader is complete
+    event(f"other readings of its stream ID: {'some' if len(read) > 1 else 'none'}")
+    others = {(other_room, other_user), *read}
     others.discard((room_id, user_id))
-    assert (room_id, user_id) in set(readings(template, stream_id))  # the reader is complete
     for other in others:
         assert outcome(policy, *other, stream_id) != "ok", (template, stream_id, other)
 
