@@ -4,6 +4,7 @@ refuses any other, and /openapi.json and docs/errors.md are generated from it.""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import httpx
@@ -212,3 +213,39 @@ def test_real_answers_are_documented_for_their_operation(
     answer = (response.status_code, response.json()["error"]["code"])
     assert answer == expected
     assert answer[1] in documented[str(answer[0])]
+
+
+# The server's documents (docs/cli.md has the CLI's own codes, another namespace).
+DOCS = [*sorted(p for p in (ROOT / "docs").glob("*.md") if p.name != "cli.md"), ROOT / "README.md"]
+STATUS_AND_CODE = re.compile(r"\b([1-5]\d\d)`? `?([a-z]+(?:_[a-z0-9]+)+)`")
+
+
+def test_codes_named_in_the_docs_exist_with_that_status() -> None:
+    checked = 0
+    for path in DOCS:
+        text = path.read_text()
+        # "403 publish_not_allowed", "`503 jwks_unavailable`", "400 `unknown_parameter`"
+        for match in STATUS_AND_CODE.finditer(text):
+            status, code = int(match[1]), match[2]
+            assert code in ERROR_CODES, f"{path.name}: {code} is not an error code"
+            assert ERROR_CODES[code].status == status, f"{path.name}: {code} is not {status}"
+            checked += 1
+        # tables whose first column is "code" or "code (403)"
+        status_of_table: int | None = None
+        in_table = False
+        for line in text.splitlines():
+            header = re.match(r"\| code(?: \((\d{3})\))? \|", line)
+            if header:
+                in_table, status_of_table = True, int(header[1]) if header[1] else None
+                continue
+            if not line.startswith("|"):
+                in_table = False
+                continue
+            if in_table and not line.startswith("|---"):
+                first = line.split("|")[1]
+                for code in re.findall(r"`([a-z_0-9]+)`", first):
+                    assert code in ERROR_CODES, f"{path.name}: {code} is not an error code"
+                    if status_of_table is not None:
+                        assert ERROR_CODES[code].status == status_of_table, (path.name, code)
+                    checked += 1
+    assert checked > 30  # the docs do name codes: the scan is not looking at nothing
