@@ -229,6 +229,7 @@ def test_the_refusal_says_which_character_and_what_to_do() -> None:
         ("*_{room_id}_{user_id}", "glob characters"),
         ("{room_id}_*_{user_id}", "glob characters"),
         ("{room_id}_{user_id!r}", "unknown placeholder"),
+        ("{room_id}:{user_id}", "not a character ZEGO allows"),
     ],
 )
 def test_ambiguous_templates_stop_start_up(template: str, why: str) -> None:
@@ -236,3 +237,10 @@ def test_ambiguous_templates_stop_start_up(template: str, why: str) -> None:
         PolicySettings.from_mapping({"stream_id_template": template})
     assert caught.value.key == "policy.stream_id_template"
     assert why in caught.value.message
+
+
+def test_a_separator_outside_zegos_characters_is_allowed_only_without_the_id_rules() -> None:
+    settings = PolicySettings.from_mapping(
+        {"stream_id_template": "{room_id}:{user_id}", "zego_id_rules": False}
+    )
+    assert settings.stream_id_template == "{room_id}:{user_id}"

@@ -58,9 +58,16 @@ class PolicySettings:
             )
         if settings.stream_id_template:
             try:
-                StreamTemplate.parse(settings.stream_id_template)
+                template = StreamTemplate.parse(settings.stream_id_template)
             except TemplateError as error:
                 raise ConfigError(f"{SECTION}.stream_id_template", str(error)) from None
+            foreign = sorted(c for c in template.separators if not follows_zego_id_rules(c))
+            if foreign and settings.zego_id_rules:
+                raise ConfigError(
+                    f"{SECTION}.stream_id_template",
+                    f"the separator {foreign[0]!r} is not a character ZEGO allows in IDs, so no "
+                    f"stream ID could pass policy.zego_id_rules; use one such as '_', '@' or '~'",
+                )
         for key in ("min_ttl", "max_ttl"):
             if getattr(settings, key) < 0:
                 raise ConfigError(f"{SECTION}.{key}", "must be 0 (off) or a number of seconds")
