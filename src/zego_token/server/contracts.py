@@ -1,7 +1,8 @@
 """The values that flow through the request pipeline, and the interfaces of its steps.
 
-A request becomes an ``Identity`` (auth), the identity and the ``TokenRequest`` become a
-decision (policy, hook, rate limit), the decision becomes a token (mint). Each step lives in
+A request becomes an ``Identity`` (auth, between the per-IP and the per-identity rate limits),
+the identity and the ``TokenRequest`` become a decision (policy, then hook), the decision
+becomes a token (mint). Each step lives in
 its own module and only speaks these types, so steps can be added without touching the others.
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
+
+from .error_codes import check as check_code
 
 TokenKind = Literal["token", "kit"]
 
@@ -38,6 +41,7 @@ class HttpError(Exception):
         *,
         headers: Mapping[str, str] | None = None,
     ) -> None:
+        check_code(status, code)  # every code is in error_codes.ERROR_CODES, with its status
         super().__init__(message)
         self.status = status
         self.code = code
