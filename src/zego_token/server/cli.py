@@ -124,6 +124,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from granian.log import LogLevels
 
     from .app import worker_app
+    from .connections import granian_options
 
     log.event(
         "info",
@@ -151,6 +152,7 @@ def run_serve(args: argparse.Namespace) -> int:
         log_access=False,
         workers_kill_timeout=settings.server.shutdown_timeout,
         respawn_failed_workers=True,
+        **granian_options(log),
     )
     try:
         granian.serve(target_loader=functools.partial(worker_app, settings), wrap_loader=False)
