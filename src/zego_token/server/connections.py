@@ -12,6 +12,7 @@ then cut by Granian's header timeout, so they cannot pile up for ever either.
 
 from __future__ import annotations
 
+import contextlib
 import resource
 from typing import Any, Protocol
 
@@ -40,11 +41,9 @@ def raise_open_file_limit() -> tuple[int, int]:
     target = _UNLIMITED_CAP if hard == resource.RLIM_INFINITY else hard
     if soft == resource.RLIM_INFINITY or soft >= target:
         return soft, hard
-    try:
+    # A hard limit above fs.nr_open refuses the raise: keep what we have; the log line says it.
+    with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    except (ValueError, OSError):
-        # e.g. a hard limit above fs.nr_open: keep what we have and say so in the log line
-        pass
     return resource.getrlimit(resource.RLIMIT_NOFILE)
 
 
