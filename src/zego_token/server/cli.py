@@ -148,7 +148,9 @@ def run_serve(args: argparse.Namespace) -> int:
         workers=settings.server.workers,
         log_enabled=True,
         log_level=LogLevels(settings.logging.level),
-        log_dictconfig=granian_log_config(settings.logging.format, settings.logging.level),
+        log_dictconfig=granian_log_config(
+            settings.logging.format, settings.logging.level, secrets=settings.secrets()
+        ),
         log_access=False,
         workers_kill_timeout=settings.server.shutdown_timeout,
         respawn_failed_workers=True,
