@@ -66,7 +66,7 @@ class RateLimitSettings:
     trusted_proxies: tuple[Network, ...] = ()
     redis_timeout: float = 0.5
     ipv6_prefix: int = 64
-    max_keys: int = 1_000_000
+    max_keys: int = 200_000
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, object]) -> RateLimitSettings:
@@ -101,7 +101,7 @@ class RateLimitSettings:
             )
         if settings.max_keys < 1:
             raise ConfigError(
-                f"{SECTION}.max_keys", "must be a positive number of windows (default 1000000)"
+                f"{SECTION}.max_keys", "must be a positive number of windows (default 200000)"
             )
         return settings
 
@@ -168,16 +168,17 @@ def _parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None
 class MemoryRateLimiter:
     """Per-process fixed windows; with N workers each admits ``limit`` (use Redis to share).
 
-    At most ``max_keys`` windows are kept (about 200 bytes each, docs/security.md)."""
+    At most ``max_keys`` windows are kept (about 170 bytes each: docs/security.md)."""
 
     _SWEEP_EVERY = 10_000
     _FULL_SWEEP_SECONDS = 1.0  # at the cap, look for expired windows at most this often
 
     def __init__(
-        self, *, max_keys: int = 1_000_000, on_full: Callable[[], None] | None = None
+        self, *, max_keys: int = 200_000, on_full: Callable[[], None] | None = None
     ) -> None:
         self._windows: dict[str, tuple[int, float]] = {}  # key -> (count, window end)
         self._hits = 0
+        self._next_sweep_hit = self._SWEEP_EVERY
         self.max_keys = max_keys
         self._on_full = on_full
         self._next_full_sweep = 0.0
@@ -188,17 +189,19 @@ class MemoryRateLimiter:
         # No await between read and write: on one event loop this is atomic.
         now = time.monotonic()
         self._hits += 1
-        if self._hits % self._SWEEP_EVERY == 0:
+        if self._hits >= self._next_sweep_hit:
             self._sweep(now)
-        windows = self._windows
-        current = windows.get(key)
-        if current is None and len(windows) >= self.max_keys:
-            self._make_room(now)
+            # A sweep visits every key: sweeping after as many hits as there are keys keeps
+            # its cost O(1) per hit, however many keys there are.
+            self._next_sweep_hit = self._hits + max(self._SWEEP_EVERY, len(self._windows))
+        current = self._windows.get(key)
+        if current is None and len(self._windows) >= self.max_keys:
+            self._make_room(now)  # may replace self._windows
         count, end = current or (0, 0.0)
         if end <= now:
             count, end = 0, now + window
         count += 1
-        windows[key] = (count, end)
+        self._windows[key] = (count, end)
         return _decision(count, limit, (end - now) * 1000)
 
     def _make_room(self, now: float) -> None:
