@@ -12,16 +12,16 @@ from pathlib import Path
 import httpx
 
 from tests.server.conftest import SECRET, StartServer
-from zego_token.server.logs import LogHandler, Logger
+from zego_token.server.logs import Logger, LogHandler
 
-HOOK = f'''
+HOOK = f"""
 def check(ctx):
     return _look_up(ctx.request.user_id)
 
 
 def _look_up(user_id):
     raise PermissionError("rules backend refused {SECRET} for " + user_id)
-'''
+"""
 
 
 def test_a_failing_hook_is_logged_with_its_exception_and_scrubbed(
