@@ -3,11 +3,15 @@ the open-file limit that bounds both. ``serve`` passes ``granian_options()`` to 
 
 Granian admits at most ``backpressure`` connections per worker (default: backlog / workers,
 1,024) and holds each admission for the connection's whole life, idle or not: 1,024 silent TCP
-connections stopped a one-worker server from answering anyone. Connections are cheap (an idle
-one costs a few KB in Granian), so the cap here follows the real bound, the process's open-file
-limit, less a reserve for Redis, JWKS fetches and logs; beyond it, new connections wait in the
-kernel's listen queue instead of failing ``accept`` with EMFILE. Silent and slow clients are
-then cut by Granian's header timeout, so they cannot pile up for ever either.
+connections stopped a one-worker server from answering anyone. An idle connection costs little
+(no measurable RSS in the worker; kernel socket buffers), so the cap here follows the real
+bound, the open-file limit (raised to the hard limit at start-up) less a reserve for Redis,
+JWKS fetches and logs, up to ``MAX_CONNECTIONS_PER_WORKER``. Beyond the cap, new connections
+wait in the kernel's listen queue instead of failing ``accept`` with EMFILE. A client that
+starts a request must send its headers within ``HEADER_READ_TIMEOUT_MS``, and a kept-alive
+connection is closed after as long without a new request; one that never sends a byte is
+held until it closes (Granian starts that timer at the first byte), which is what the cap and
+a proxy's idle timeout in front are for (docs/security.md).
 """
 
 from __future__ import annotations
@@ -24,6 +28,10 @@ BACKLOG = 4096
 # A connection must deliver a request's headers within this time of opening (or, kept alive,
 # of its previous response): silent and trickling clients are closed after it.
 HEADER_READ_TIMEOUT_MS = 10_000
+# At most this many connections per worker, however high the open-file limit: each costs
+# kernel socket buffers, so a very high limit (systemd's hard limit is 524,288) must not turn
+# into an unbounded amount of memory.
+MAX_CONNECTIONS_PER_WORKER = 65_536
 # When the hard limit is "unlimited", raise the soft limit to this rather than to infinity.
 _UNLIMITED_CAP = 1_048_576
 # Below this many connections per worker, start-up warns: a few idle clients could fill it.
@@ -49,7 +57,7 @@ def raise_open_file_limit() -> tuple[int, int]:
 
 def connections_per_worker(open_files: int) -> int:
     """The most connections one worker admits at once, within its open-file limit."""
-    return max(64, open_files - FD_RESERVE)
+    return max(64, min(MAX_CONNECTIONS_PER_WORKER, open_files - FD_RESERVE))
 
 
 def granian_options(log: _EventLog) -> dict[str, Any]:

@@ -168,7 +168,7 @@ def _parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None
 class MemoryRateLimiter:
     """Per-process fixed windows; with N workers each admits ``limit`` (use Redis to share).
 
-    At most ``max_keys`` windows are kept (about 170 bytes each: docs/security.md)."""
+    At most ``max_keys`` windows are kept (about 230 bytes each: docs/security.md)."""
 
     _SWEEP_EVERY = 10_000
     _FULL_SWEEP_SECONDS = 1.0  # at the cap, look for expired windows at most this often
