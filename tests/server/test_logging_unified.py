@@ -101,3 +101,18 @@ def test_text_format_carries_the_same_fields() -> None:
     assert "ERROR it failed" in text
     assert 'exception="ValueError"' in text and 'detail="bad [secret]"' in text
     assert "traceback=" in text and SECRET not in text
+
+
+def test_request_lines_are_scrubbed_too() -> None:
+    read_fd, write_fd = os.pipe()
+    try:
+        logger = Logger("info", "json", fd=write_fd, secrets=[SECRET])
+        logger.request("GET", "/api/token", 200, 0.5, SECRET, 1, "jwt:Bearer abc", None)
+        logger.request("GET", "/api/token", 200, 0.5, "alice", 1, "api_key:backend", None)
+        logger.flush()
+        first, second = _lines(read_fd)
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
+    assert (first["user_id"], first["auth"]) == ("[secret]", "jwt:Bearer [credential]")
+    assert (second["user_id"], second["auth"]) == ("alice", "api_key:backend")

@@ -105,11 +105,11 @@ class Logger:
                 f'"latency_ms":{latency_ms:.3f}'
             )
             if user_id is not None:
-                line += f',"user_id":{_escape(user_id)}'
+                line += f',"user_id":{_escape(self._scrub_id(user_id))}'
             if app_id is not None:
                 line += f',"app_id":{app_id}'
             if subject is not None:
-                line += f',"auth":{_escape(subject)}'
+                line += f',"auth":{_escape(self._scrub_id(subject))}'
             if error is not None:
                 line += f',"error":{_escape(error)}'
             self._queue(line + "}\n")
@@ -119,9 +119,9 @@ class Logger:
                 "path": path,
                 "status": status,
                 "latency_ms": round(latency_ms, 3),
-                "user_id": user_id,
+                "user_id": None if user_id is None else self._scrub_id(user_id),
                 "app_id": app_id,
-                "auth": subject,
+                "auth": None if subject is None else self._scrub_id(subject),
                 "error": error,
             }
             self._queue(self._text(level, "request", fields))
@@ -172,6 +172,20 @@ class Logger:
         if value is None or isinstance(value, bool | int | float):
             return value
         return self.scrub(str(value))
+
+    def _scrub_id(self, text: str) -> str:
+        """``scrub`` for the request line's IDs, which are short and almost never match: the
+        substring tests each pattern needs cost a tenth of running the patterns."""
+        if (
+            "eyJ" in text  # a JWT
+            or (len(text) >= 42 and "04" in text)  # a token
+            or len(text.split(None, 1)) > 1  # "Bearer <credential>"
+        ):
+            return self.scrub(text)
+        for secret in self._secrets:
+            if secret in text:
+                return self.scrub(text)
+        return text
 
     def scrub(self, text: str) -> str:
         for secret in self._secrets:
