@@ -70,12 +70,16 @@ def _open_sockets(pid: int) -> int:
     return count
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="counts sockets through /proc")
 def test_5000_idle_connections_and_a_slow_client_leave_normal_requests_under_a_second(
     start_server: StartServer,
 ) -> None:
     if _hard_limit() < NEEDED_FDS:
-        pytest.fail(f"this test opens {IDLE} sockets: raise the hard open-file limit (ulimit -Hn)")
+        message = f"this test opens {IDLE} sockets: raise the hard open-file limit (ulimit -Hn)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
     with _soft_open_files(1024):  # the server inherits the common default and must raise it
         server = start_server()
     start_record = next(r for r in server.records() if r.get("msg") == "connection limits")

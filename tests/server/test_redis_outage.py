@@ -18,7 +18,7 @@ import pytest
 from tests.fixtures.redis_server import RestartableRedis, restartable_redis_server
 from tests.server.conftest import StartServer
 
-pytestmark = pytest.mark.redis
+pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
 THREADS = 24  # enough concurrent requests to open a couple of dozen pooled connections
 
