@@ -116,3 +116,17 @@ def test_request_lines_are_scrubbed_too() -> None:
         os.close(write_fd)
     assert (first["user_id"], first["auth"]) == ("[secret]", "jwt:Bearer [credential]")
     assert (second["user_id"], second["auth"]) == ("alice", "api_key:backend")
+
+
+def test_an_extra_named_like_a_line_key_keeps_both() -> None:
+    read_fd, write_fd = os.pipe()
+    try:
+        logger = Logger("info", "json", fd=write_fd)
+        record = logging.LogRecord("zego_token.x", logging.WARNING, __file__, 1, "m", None, None)
+        record.level = "custom"
+        logger.record(record)
+        (line,) = _lines(read_fd)
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
+    assert (line["level"], line["extra_level"], line["msg"]) == ("warning", "custom", "m")

@@ -41,6 +41,7 @@ _JWT_LIKE = re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 # The attributes every LogRecord has; anything else on a record came from ``extra=``.
 _RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 _TRACEBACK_FRAMES = 12
+_LINE_KEYS = frozenset(("ts", "level", "msg", "message"))
 
 
 class Clock:
@@ -157,7 +158,8 @@ class Logger:
         fields: dict[str, Any] = {"logger": name}
         for key, value in vars(record).items():
             if key not in _RECORD_ATTRIBUTES and not key.startswith("_"):
-                fields[key] = value
+                # an extra named like the line's own keys must neither replace them nor clash
+                fields[f"extra_{key}" if key in _LINE_KEYS else key] = value
         if record.exc_info and record.exc_info[1] is not None:
             fields.update(exception_fields(record.exc_info[1]))
         self.event(level, message, **fields)
