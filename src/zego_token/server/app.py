@@ -681,7 +681,7 @@ class TokenServer:
         self.per_ip = int(getattr(limits, "per_ip", 0) or 0)
         self.per_identity = int(getattr(limits, "per_identity", 0) or 0)
         self.window = int(getattr(limits, "window", 60) or 60)
-        self._ip_key = module.ip_key_function(limits.ipv6_prefix)
+        self._ip_key = module.ip_key_function(int(getattr(limits, "ipv6_prefix", 64)))
         if self.per_ip or self.per_identity:
             self.limiter = module.build_rate_limiter(limits, on_full=self.metrics.rate_limit_full)
 
