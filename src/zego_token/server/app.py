@@ -275,6 +275,7 @@ class TokenServer:
         self.per_identity = 0
         self.window = 60
         self._client_ip: Callable[[str, Mapping[str, str]], str] | None = None
+        self._ip_key: Callable[[str], str] = "ip:".__add__
         self._setup_rate_limits(settings)
         self.openapi = openapi_json(settings, user_id_pattern=_user_id_pattern(settings))
         self.routes: dict[str, Route] = {
@@ -469,7 +470,7 @@ class TokenServer:
         context = req.context(self._client_ip)
         limiter = self.limiter
         if limiter is not None and self.per_ip:
-            decision = await limiter.hit("ip:" + context.client_ip, self.per_ip, self.window)
+            decision = await limiter.hit(self._ip_key(context.client_ip), self.per_ip, self.window)
             if not decision.allowed:
                 raise self._rate_limited(decision)
         identity, subject = await self._authenticate(req, context)
@@ -680,8 +681,9 @@ class TokenServer:
         self.per_ip = int(getattr(limits, "per_ip", 0) or 0)
         self.per_identity = int(getattr(limits, "per_identity", 0) or 0)
         self.window = int(getattr(limits, "window", 60) or 60)
+        self._ip_key = module.ip_key_function(int(getattr(limits, "ipv6_prefix", 64)))
         if self.per_ip or self.per_identity:
-            self.limiter = module.build_rate_limiter(limits)
+            self.limiter = module.build_rate_limiter(limits, on_full=self.metrics.rate_limit_full)
 
 
 def _extension_module(section: str) -> Any | None:

@@ -121,6 +121,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from granian.log import LogLevels
 
     from .app import worker_app
+    from .connections import granian_options
 
     log.event(
         "info",
@@ -144,10 +145,13 @@ def run_serve(args: argparse.Namespace) -> int:
         workers=settings.server.workers,
         log_enabled=True,
         log_level=LogLevels(settings.logging.level),
-        log_dictconfig=granian_log_config(settings.logging.format, settings.logging.level),
+        log_dictconfig=granian_log_config(
+            settings.logging.format, settings.logging.level, secrets=settings.secrets()
+        ),
         log_access=False,
         workers_kill_timeout=settings.server.shutdown_timeout,
         respawn_failed_workers=True,
+        **granian_options(log),
     )
     try:
         granian.serve(target_loader=functools.partial(worker_app, settings), wrap_loader=False)
