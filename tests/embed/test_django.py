@@ -3,6 +3,7 @@ CsrfViewMiddleware on) and a real ``runserver`` process."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
@@ -85,3 +86,28 @@ def test_django_test_client(in_process: Client, check: Callable[[Client], None])
 @pytest.mark.parametrize("check", CHECKS, ids=CHECK_IDS)
 def test_django_runserver_process(django_process: Client, check: Callable[[Client], None]) -> None:
     check(django_process)
+
+
+def test_an_async_authorize_and_permission_denied_reach_django(in_process: Client) -> None:
+    from django.core.exceptions import PermissionDenied
+    from django.http import HttpRequest
+    from django.test import RequestFactory
+
+    from tests.embed.sites import SECRET, issuer
+    from zego_token import decode_token04
+    from zego_token.integrations import Identity
+    from zego_token.integrations.django import token_urlpatterns
+
+    async def authorize(request: HttpRequest) -> Identity | None:
+        if request.headers.get("X-Banned"):
+            raise PermissionDenied
+        return Identity(user_id="carol")
+
+    view = token_urlpatterns(issuer, authorize=authorize)[0].callback
+    factory = RequestFactory()
+    ok = view(factory.get("/z/token", {"userID": "carol"}))
+    assert ok.status_code == 200
+    assert ok["Cache-Control"] == "no-store"
+    assert decode_token04(json.loads(ok.content)["token"], SECRET).user_id == "carol"
+    with pytest.raises(PermissionDenied):
+        view(factory.get("/z/token", {"userID": "carol"}, HTTP_X_BANNED="1"))

@@ -99,3 +99,33 @@ def test_an_async_authorize_runs_and_flasks_abort_reaches_flask() -> None:
         assert ok.status_code == 200, ok.get_data()
         assert decode_token04(ok.get_json()["token"], SECRET).user_id == "carol"
     assert client.get("/z/token?userID=carol", headers={"X-Banned": "1"}).status_code == 418
+
+
+def test_a_sync_hook_and_a_policy_mapping_decide_as_on_the_server() -> None:
+    from zego_token.integrations import Deny, HookContext
+
+    def hook(ctx: HookContext) -> Deny | bool:
+        # Sync hooks run in a worker thread, as on the server, so they may block on a database.
+        return Deny("the studio is closed") if ctx.request.room_id == "studio-9" else True
+
+    app = Flask(__name__)
+    app.register_blueprint(
+        token_blueprint(
+            issuer,
+            authorize=lambda request: Identity(user_id="dan"),
+            hook=hook,
+            policy={"stream_id_template": "{room_id}_{user_id}_*"},
+        ),
+        url_prefix="/z",
+    )
+    client = app.test_client()
+    denied = client.get("/z/token?userID=dan&roomID=studio-9")
+    assert denied.status_code == 403
+    assert denied.get_json()["error"] == {"code": "hook_denied", "message": "the studio is closed"}
+    ok = client.get("/z/token?userID=dan&roomID=studio-1&publish=1&streamID=studio-1_dan_cam")
+    assert ok.status_code == 200, ok.get_data()
+    claims = decode_token04(ok.get_json()["token"], SECRET, user_id="dan")
+    assert claims.privileges is not None and claims.privileges.stream_ids == ("studio-1_dan_cam",)
+    other = client.get("/z/token?userID=dan&roomID=studio-1&publish=1&streamID=studio-1_eve_cam")
+    assert other.status_code == 403
+    assert other.get_json()["error"]["code"] == "stream_id_not_allowed"
