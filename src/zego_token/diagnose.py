@@ -15,7 +15,13 @@ from datetime import datetime, timezone
 from typing import Any, Literal
 from urllib.parse import unquote
 
-from .errors import DecryptionFailed, InvalidParameter, InvalidPrivilegePayload, MalformedToken
+from .errors import (
+    DecryptionFailed,
+    HeaderAltered,
+    InvalidParameter,
+    InvalidPrivilegePayload,
+    MalformedToken,
+)
 from .kit import parse_kit_token
 from .limits import (
     MAX_ROOM_ID_BYTES,
@@ -367,17 +373,15 @@ class _Diagnostician:
     def _decrypt(self, token: str, secret: str) -> None:
         try:
             self.claims = decode_token04(token, secret, verify_expiry=False)
+        except HeaderAltered as error:
+            self.add(
+                "tampered_or_truncated",
+                "error",
+                str(error),
+                "use the token exactly as your server minted it; never edit its expiry",
+            )
         except DecryptionFailed as error:
-            # The library's message says which: only a header/claims mismatch mentions the header.
-            if "header" in str(error):
-                self.add(
-                    "tampered_or_truncated",
-                    "error",
-                    str(error),
-                    "use the token exactly as your server minted it; never edit its expiry",
-                )
-            else:
-                self.add("wrong_secret", "error", str(error), _SECRET_FIX)
+            self.add("wrong_secret", "error", str(error), _SECRET_FIX)
         except MalformedToken as error:
             self.add(
                 "tampered_or_truncated",

@@ -16,6 +16,7 @@ import os
 import struct
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import lru_cache
 from typing import Literal
 
@@ -26,6 +27,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from .errors import (
     AppIdMismatch,
     DecryptionFailed,
+    HeaderAltered,
     InvalidParameter,
     MalformedToken,
     TokenExpired,
@@ -36,6 +38,7 @@ from .limits import (
     INT32_MIN,
     INT64_MAX,
     MAX_APP_ID,
+    as_seconds,
     check_app_id,
     check_effective_time,
     check_int_range,
@@ -91,13 +94,20 @@ def generate_token04(
     app_id: int,
     user_id: str,
     secret: str,
-    effective_time_in_seconds: int,
-    payload: str = "",
+    effective_time_in_seconds: int | timedelta,
+    payload: str | Privileges = "",
     *,
     mode: Mode = "gcm",
 ) -> str:
-    """Mint a token valid for ``effective_time_in_seconds`` from now, like ZEGO's generators."""
-    check_effective_time(effective_time_in_seconds)
+    """Mint a token valid for ``effective_time_in_seconds`` from now, like ZEGO's generators.
+
+    ``payload`` is ZEGO's privilege JSON as a string, or a ``Privileges`` value (a strict
+    token for one room). The lifetime may be a ``timedelta`` of whole seconds."""
+    seconds = check_effective_time(
+        as_seconds(effective_time_in_seconds, "effective_time_in_seconds")
+    )
+    if isinstance(payload, Privileges):
+        payload = payload.to_payload()
     ctime = int(time.time())
     nonce, iv = nonce_and_iv(_iv_size(mode))
     return encode_token04(
@@ -105,7 +115,7 @@ def generate_token04(
         user_id=user_id,
         secret=secret,
         ctime=ctime,
-        expire=ctime + effective_time_in_seconds,
+        expire=ctime + seconds,
         nonce=nonce,
         payload=payload,
         mode=mode,
@@ -190,9 +200,11 @@ def decode_token04(
     claims = _claims(plaintext, header.mode)
     if claims.expire != header.expire:
         # The header's expiry is outside the GCM tag: a mismatch means someone edited it.
-        raise DecryptionFailed(
+        raise HeaderAltered(
             "token header says it expires at "
-            f"{header.expire} but its encrypted claims say {claims.expire}: the token was altered"
+            f"{header.expire} but its encrypted claims say {claims.expire}: the token was altered",
+            header_expire=header.expire,
+            claims_expire=claims.expire,
         )
     if app_id is not None and claims.app_id != app_id:
         raise AppIdMismatch(
