@@ -66,7 +66,10 @@ async def client(
 ) -> None:
     user_id = f"user-{index}"
     async with httpx.AsyncClient(base_url=base, timeout=20) as http:
-        while time.monotonic() < deadline:
+        while (now := time.monotonic()) < deadline or (
+            # On a machine too busy to finish one batch by the deadline, go on a while.
+            asks[0] < ASKS_PER_BATCH and now < deadline + 3 * SECONDS
+        ):
             # One event loop: the shared counter needs no lock.
             batch = asks[0] // ASKS_PER_BATCH
             if batch >= BATCHES:
