@@ -152,7 +152,7 @@ def test_parse_privileges_refusals(payload: str, fragment: str) -> None:
 
 def test_compat_success(secret: str) -> None:
     info = compat.generate_token04(1, "u", secret, 60, "")
-    assert (info.error_code, info.error_message) == (0, "")
+    assert (info.error_code, info.error_message) == (0, "success")
     assert decode_token04(info.token, secret).user_id == "u"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .errors import (
     AppIdMismatch,
     DecryptionFailed,
+    HeaderAltered,
     InvalidParameter,
     InvalidPrivilegePayload,
     InvalidToken,
@@ -13,6 +14,7 @@ from .errors import (
     UserIdMismatch,
     ZegoTokenError,
 )
+from .issuer import IssuedKitToken, IssuedToken, TokenIssuer
 from .kit import KitToken, kit_token_for_production, kit_token_for_test, parse_kit_token
 from .privileges import Privileges, parse_privileges, privilege_payload
 from .token04 import (
@@ -30,9 +32,12 @@ __version__ = "0.1.0"
 __all__ = [
     "AppIdMismatch",
     "DecryptionFailed",
+    "HeaderAltered",
     "InvalidParameter",
     "InvalidPrivilegePayload",
     "InvalidToken",
+    "IssuedKitToken",
+    "IssuedToken",
     "KitToken",
     "MalformedToken",
     "Mode",
@@ -40,6 +45,7 @@ __all__ = [
     "Token04",
     "TokenExpired",
     "TokenHeader",
+    "TokenIssuer",
     "UserIdMismatch",
     "ZegoTokenError",
     "__version__",

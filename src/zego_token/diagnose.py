@@ -8,13 +8,20 @@ The result carries neither the ServerSecret nor the token itself, so it is safe 
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal
 from urllib.parse import unquote
 
-from .errors import DecryptionFailed, InvalidParameter, InvalidPrivilegePayload, MalformedToken
+from .errors import (
+    DecryptionFailed,
+    HeaderAltered,
+    InvalidParameter,
+    InvalidPrivilegePayload,
+    MalformedToken,
+)
 from .kit import parse_kit_token
 from .limits import (
     MAX_ROOM_ID_BYTES,
@@ -24,7 +31,7 @@ from .limits import (
     check_secret,
     follows_zego_id_rules,
 )
-from .privileges import Privileges, parse_privileges
+from .privileges import Privileges, parse_privileges, try_parse_privileges
 from .token04 import VERSION, Token04, TokenHeader, decode_token04, read_header
 
 Severity = Literal["error", "warning", "info"]
@@ -119,6 +126,7 @@ class Diagnosis:
                 "expire_iso": iso_utc(self.claims.expire),
                 "expires_in": self.claims.expire - self.now,
                 "payload": self.claims.payload,
+                "payload_kind": payload_kind(self.claims.payload),
                 "mode": self.claims.mode,
             }
         if self.privileges is not None:
@@ -365,17 +373,15 @@ class _Diagnostician:
     def _decrypt(self, token: str, secret: str) -> None:
         try:
             self.claims = decode_token04(token, secret, verify_expiry=False)
+        except HeaderAltered as error:
+            self.add(
+                "tampered_or_truncated",
+                "error",
+                str(error),
+                "use the token exactly as your server minted it; never edit its expiry",
+            )
         except DecryptionFailed as error:
-            # The library's message says which: only a header/claims mismatch mentions the header.
-            if "header" in str(error):
-                self.add(
-                    "tampered_or_truncated",
-                    "error",
-                    str(error),
-                    "use the token exactly as your server minted it; never edit its expiry",
-                )
-            else:
-                self.add("wrong_secret", "error", str(error), _SECRET_FIX)
+            self.add("wrong_secret", "error", str(error), _SECRET_FIX)
         except MalformedToken as error:
             self.add(
                 "tampered_or_truncated",
@@ -420,18 +426,7 @@ class _Diagnostician:
 
     def _check_claims(self, claims: Token04) -> None:
         if claims.payload and claims.privileges is None:
-            try:
-                parse_privileges(claims.payload)
-                reason = "it does not parse"  # pragma: no cover - privileges would be set
-            except InvalidPrivilegePayload as error:
-                reason = str(error)
-            self.add(
-                "payload_not_privileges",
-                "error",
-                f"the payload is not ZEGO's privilege JSON: {reason}",
-                'put {"room_id": ..., "privilege": {"1": 0|1, "2": 0|1}, "stream_id_list": '
-                "null|[...]} in the payload (privilege_payload() makes it), or leave it empty",
-            )
+            self._explain_free_payload(claims.payload)
         privileges = claims.privileges
         if privileges is not None and not privileges.login:
             self.add(
@@ -441,6 +436,38 @@ class _Diagnostician:
                 '(privilege "1" is 0)',
                 "grant login (privilege 1) unless this token is meant to be refused",
             )
+
+    def _explain_free_payload(self, payload: str) -> None:
+        """A payload that is not privilege JSON: legal in a basic token, so never an error.
+
+        ZEGO's own basic-token sample sends ``{"demoPayload": ""}``; ZEGO carries such a
+        payload without reading privileges from it. Only JSON that names ``room_id`` or
+        ``privilege`` looks like privileges gone wrong, and earns a warning.
+        """
+        try:
+            parse_privileges(payload)
+            reason = "it does not parse"  # pragma: no cover - privileges would be set
+        except InvalidPrivilegePayload as error:
+            reason = str(error)
+        if _looks_like_privileges(payload):
+            self.add(
+                "payload_privileges_malformed",
+                "warning",
+                f"the payload names room privileges but is not ZEGO's privilege JSON ({reason}): "
+                "ZEGO reads it as a basic token's free payload, granting no room privileges",
+                'if room privileges were meant, put {"room_id": ..., "privilege": {"1": 0|1, '
+                '"2": 0|1}, "stream_id_list": null|[...]} in the payload (privilege_payload() '
+                "makes it)",
+            )
+            return
+        self.add(
+            "free_payload",
+            "info",
+            "the payload is free text, not ZEGO's privilege JSON: this is a basic token, which "
+            "may carry any payload; it grants no room privileges",
+            "nothing to fix for a basic token; for room privileges, mint a token whose payload "
+            "is privilege JSON (privilege_payload() or zego-token generate --room)",
+        )
 
     def _check_expected(self) -> None:
         # The claims are authoritative; without them the kit fields are the best readable guess.
@@ -558,7 +585,6 @@ _CODE_ORDER = (
     "kit_room_id_differs",
     "user_id_breaks_rules",
     "room_id_breaks_rules",
-    "payload_not_privileges",
     "expired",
 )
 
@@ -566,6 +592,22 @@ _CODE_ORDER = (
 def _rank(finding: Finding) -> tuple[int, int]:
     code = _CODE_ORDER.index(finding.code) if finding.code in _CODE_ORDER else len(_CODE_ORDER)
     return _SEVERITY_ORDER.index(finding.severity), code
+
+
+def _looks_like_privileges(payload: str) -> bool:
+    """True when ``payload`` is a JSON object naming ``room_id`` or ``privilege``."""
+    try:
+        data = json.loads(payload)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(data, dict) and ("room_id" in data or "privilege" in data)
+
+
+def payload_kind(payload: str) -> str:
+    """``"empty"``, ``"privileges"`` (ZEGO's privilege JSON) or ``"free"`` (anything else)."""
+    if not payload:
+        return "empty"
+    return "privileges" if try_parse_privileges(payload) is not None else "free"
 
 
 def _id_problem(value: str, max_bytes: int) -> str:
@@ -594,5 +636,6 @@ __all__ = [
     "duration",
     "expiry_phrase",
     "iso_utc",
+    "payload_kind",
     "relative_phrase",
 ]

@@ -38,6 +38,16 @@ class DecryptionFailed(InvalidToken):
     """The token does not open with this ServerSecret: wrong secret, or the token was altered."""
 
 
+class HeaderAltered(DecryptionFailed):
+    """The token decrypts, but its unauthenticated header disagrees with its encrypted claims:
+    someone edited the token (its expiry) after it was minted. The secret is right."""
+
+    def __init__(self, message: str, *, header_expire: int, claims_expire: int) -> None:
+        super().__init__(message)
+        self.header_expire = header_expire
+        self.claims_expire = claims_expire
+
+
 class TokenExpired(InvalidToken):
     """The token was valid but its ``expire`` time has passed."""
 

@@ -6,6 +6,7 @@ Lengths are counted in UTF-8 bytes because that is how ZEGO's servers count them
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from .errors import InvalidParameter
 
@@ -170,3 +171,18 @@ def _describe(value: object) -> str:
     if is_int(value):
         return str(value)
     return type(value).__name__
+
+
+def as_seconds(value: object, name: str) -> object:
+    """A ``timedelta`` as its whole seconds (a fraction is refused, never rounded); anything
+    else unchanged, for the caller's own check."""
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+        if seconds != int(seconds):
+            raise InvalidParameter(
+                f"{name} must be whole seconds, got timedelta({seconds} s)",
+                code=CODE_EFFECTIVE_TIME,
+                parameter=name,
+            )
+        return int(seconds)
+    return value

@@ -18,6 +18,7 @@ import struct
 import sys
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import lru_cache
 from json.decoder import scanstring  # type: ignore[attr-defined]  # C, not in typeshed
 from json.encoder import encode_basestring
@@ -30,6 +31,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from .errors import (
     AppIdMismatch,
     DecryptionFailed,
+    HeaderAltered,
     InvalidParameter,
     MalformedToken,
     TokenExpired,
@@ -41,6 +43,7 @@ from .limits import (
     INT64_MAX,
     MAX_APP_ID,
     MAX_USER_ID_BYTES,
+    as_seconds,
     check_app_id,
     check_effective_time,
     check_int_range,
@@ -147,15 +150,20 @@ def generate_token04(
     app_id: int,
     user_id: str,
     secret: str,
-    effective_time_in_seconds: int,
-    payload: str = "",
+    effective_time_in_seconds: int | timedelta,
+    payload: str | Privileges = "",
     *,
     mode: Mode = "gcm",
 ) -> str:
-    """Mint a token valid for ``effective_time_in_seconds`` from now, like ZEGO's generators."""
+    """Mint a token valid for ``effective_time_in_seconds`` from now, like ZEGO's generators.
+
+    ``payload`` is ZEGO's privilege JSON as a string, or a ``Privileges`` value (a strict
+    token for one room). The lifetime may be a ``timedelta`` of whole seconds."""
     ttl = effective_time_in_seconds
     if type(ttl) is not int or not 0 < ttl <= INT32_MAX:
-        check_effective_time(ttl)
+        ttl = check_effective_time(as_seconds(ttl, "effective_time_in_seconds"))
+    if isinstance(payload, Privileges):
+        payload = payload.to_payload()
     iv_size = _iv_size(mode)
     key, aead = _checked(app_id, user_id, secret, payload)
     ctime = int(time.time())
@@ -225,9 +233,11 @@ def decode_token04(
     claims = _claims(plaintext, mode)
     if claims.expire != header_expire:
         # The header's expiry is outside the GCM tag: a mismatch means someone edited it.
-        raise DecryptionFailed(
+        raise HeaderAltered(
             "token header says it expires at "
-            f"{header_expire} but its encrypted claims say {claims.expire}: the token was altered"
+            f"{header_expire} but its encrypted claims say {claims.expire}: the token was altered",
+            header_expire=header_expire,
+            claims_expire=claims.expire,
         )
     if app_id is not None and claims.app_id != app_id:
         raise AppIdMismatch(
@@ -325,9 +335,19 @@ def _seal(
     plaintext = _plaintext(app_id, user_id, nonce, ctime, expire, payload)
     if mode == "gcm":
         sealed = aead.encrypt(iv, plaintext, None)
-        body = _GCM_HEAD.pack(expire, GCM_NONCE_SIZE, iv, len(sealed)) + sealed + b"\x01"
     else:
         sealed = _cbc_encrypt(key, iv, plaintext)
+    if len(sealed) > 0xFFFF:
+        # The layout stores the ciphertext length in two bytes; without this check the
+        # library would fail with a bare struct.error.
+        raise InvalidParameter(
+            f"payload is too long: the token's ciphertext would be {len(sealed)} bytes, the "
+            "format holds at most 65535",
+            parameter="payload",
+        )
+    if mode == "gcm":
+        body = _GCM_HEAD.pack(expire, GCM_NONCE_SIZE, iv, len(sealed)) + sealed + b"\x01"
+    else:
         body = _CBC_HEAD.pack(expire, CBC_IV_SIZE, iv, len(sealed)) + sealed
     return VERSION + _b2a(body, newline=False).decode("ascii")
 

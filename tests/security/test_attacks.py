@@ -567,15 +567,16 @@ def test_a_repeated_query_parameter_is_400(server: RunningServer, query: str) ->
     assert "more than once" in response.json()["error"]["message"]
 
 
-def test_repeated_stream_ids_are_a_list_and_look_alike_names_are_ignored(
+def test_repeated_stream_ids_are_a_list_and_look_alike_names_are_refused(
     server: RunningServer,
 ) -> None:
     response = get(server + "/api/token?userID=alice&roomID=r1&streamID=s1&streamID=s2", path="")
     privileges = decode_token04(response.json()["token"], SECRET).privileges
     assert privileges is not None and privileges.stream_ids == ("s1", "s2")
-    # "userid" is not "userID": ignored like any unknown name, not a second user ID
+    # "userid" is not "userID": refused like any unknown name, never a second user ID
     response = get(server + "/api/token?userID=alice&userid=bob&USERID=eve", path="")
-    assert decode_token04(response.json()["token"], SECRET).user_id == "alice"
+    assert (response.status_code, code_of(response)) == (400, "unknown_parameter")
+    assert "did you mean userID?" in response.json()["error"]["message"]
     # ";" is not a separator (Python >= 3.10): the whole value is one user ID, never "bob"
     response = get(server + "/api/token?userID=alice;userID=bob", path="")
     assert decode_token04(response.json()["token"], SECRET).user_id == "alice;userID=bob"

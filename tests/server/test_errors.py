@@ -96,7 +96,7 @@ def test_bad_kit_query_is_400(server: RunningServer, query: str, hint: str) -> N
         (b'"alice"', "invalid_json", "JSON object"),
         (b"\xff\xfe", "invalid_json", "UTF-8"),
         (b"{}", "missing_parameter", "user_id is required"),
-        (b'{"userID": "a"}', "invalid_parameter", "unknown field 'userID'"),
+        (b'{"userID": "a"}', "unknown_parameter", "unknown field 'userID': did you mean user_id?"),
         (b'{"user_id": 5}', "invalid_parameter", "must be a string"),
         (b'{"user_id": "a", "ttl": "3600"}', "invalid_parameter", "whole number"),
         (b'{"user_id": "a", "ttl": 3600.0}', "invalid_parameter", "whole number"),

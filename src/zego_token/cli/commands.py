@@ -18,6 +18,7 @@ from ..kit import kit_token_for_production
 from ..limits import INT32_MIN, ZEGO_ID_RULE, follows_zego_id_rules
 from ..privileges import privilege_payload
 from ..token04 import Mode, encode_token04, read_header
+from . import values
 from .errors import EXIT_INVALID_TOKEN, EXIT_OK, UsageError, report
 from .render import render
 from .secret import read_secret
@@ -27,6 +28,7 @@ _STDIN_TOKEN_LIMIT = 64 * 1024
 
 
 def generate(args: argparse.Namespace) -> int:
+    args.app_id = values.resolved_app_id(args.app_id, required=True)
     payload = _payload(args)
     if args.kit:
         if args.room is None:
@@ -61,6 +63,7 @@ def generate(args: argparse.Namespace) -> int:
 
 
 def kit(args: argparse.Namespace) -> int:
+    args.app_id = values.resolved_app_id(args.app_id, required=True)
     secret = read_secret(args, required=True)
     assert secret is not None
     token, expire = _mint(args, secret, "")
@@ -96,7 +99,9 @@ def inspect(args: argparse.Namespace) -> int:
             )
         text = _read_stdin_token()
     secret = read_secret(args, required=False)
-    diagnosis = diagnose(text, secret, app_id=args.app_id, user_id=args.user_id, now=args.now)
+    # The client's AppID: the flag, else the AppID this shell mints for (ZEGO_APP_ID).
+    app_id = values.resolved_app_id(args.app_id, required=False)
+    diagnosis = diagnose(text, secret, app_id=app_id, user_id=args.user_id, now=args.now)
     if args.json:
         _print_json(diagnosis.as_dict())
     else:

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from .. import __version__
+from ..environment import ENV_APP_ID, ENV_SECRET_FILE
 from ..errors import InvalidParameter, ZegoTokenError
 from . import commands, values
 from .errors import EXIT_INVALID_TOKEN, EXIT_USAGE, Parser, UsageError, report
@@ -21,7 +22,8 @@ Handler = Callable[[argparse.Namespace], int]
 
 _EPILOG = f"""\
 exit status: 0 success or valid token, 1 invalid token, 2 usage error.
-The ServerSecret comes from ${ENV_VAR}, --secret-file PATH or --secret-stdin; it is never printed.
+The AppID comes from --app-id, else ${ENV_APP_ID}. The ServerSecret comes from --secret-file PATH
+or --secret-stdin, else ${ENV_VAR} or ${ENV_SECRET_FILE} (not both); it is never printed.
 Run '{PROG} COMMAND --help' for each command's options."""
 
 
@@ -103,7 +105,12 @@ def _add_inspect(sub: argparse._SubParsersAction[Parser]) -> argparse.ArgumentPa
         "readable without a secret), 1 invalid.",
     )
     p.add_argument("token", metavar="TOKEN", help="the token or kit token; '-' reads stdin")
-    p.add_argument("--app-id", type=values.app_id, metavar="N", help="AppID the client uses")
+    p.add_argument(
+        "--app-id",
+        type=values.app_id,
+        metavar="N",
+        help=f"AppID the client uses (default: ${ENV_APP_ID} when set)",
+    )
     p.add_argument("--user-id", metavar="U", help="user ID the client logs in with")
     p.add_argument(
         "--now", type=values.unix_time, metavar="UNIX", help="judge expiry at this Unix time"
@@ -116,7 +123,10 @@ def _add_inspect(sub: argparse._SubParsersAction[Parser]) -> argparse.ArgumentPa
 
 def _add_identity(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--app-id", type=values.app_id, metavar="N", required=True, help="AppID (ZEGOCLOUD console)"
+        "--app-id",
+        type=values.app_id,
+        metavar="N",
+        help=f"AppID (ZEGOCLOUD console); default ${ENV_APP_ID}, required if that is unset",
     )
     p.add_argument("--user-id", metavar="U", required=True, help="user ID the client logs in with")
 

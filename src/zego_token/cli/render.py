@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..diagnose import Diagnosis, expiry_phrase, iso_utc, relative_phrase
+from ..diagnose import Diagnosis, expiry_phrase, iso_utc, payload_kind, relative_phrase
 
 _LABEL_WIDTH = 11
 
@@ -51,7 +51,7 @@ def render(diagnosis: Diagnosis) -> str:
             _line("nonce", str(c.nonce)),
             _line("created", f"{iso_utc(c.ctime)} ({relative_phrase(c.ctime, d.now)})"),
             _line("expires", f"{iso_utc(c.expire)} ({expiry_phrase(c.expire, d.now)})"),
-            _line("payload", c.payload or "(empty: no room privileges)"),
+            _line("payload", _payload(c.payload)),
         ]
         if c.privileges is not None:
             p = c.privileges
@@ -77,6 +77,15 @@ def render(diagnosis: Diagnosis) -> str:
         lines.append(_line(finding.severity, f"[{finding.code}] {finding.message}"))
         lines.append(_line("  fix", finding.fix))
     return "\n".join(lines)
+
+
+def _payload(payload: str) -> str:
+    kind = payload_kind(payload)
+    if kind == "empty":
+        return "(empty: no room privileges)"
+    if kind == "free":
+        return f"{payload} (free payload of a basic token: no room privileges)"
+    return payload
 
 
 def _verdict(d: Diagnosis) -> str:

@@ -1,27 +1,48 @@
 """``zego-token serve``: the name is reserved here, the server lives in ``zego_token.server``.
 
 The server module (and its extras) is imported only when ``serve`` is asked for, so the other
-commands start fast and work with the base install.
+commands start fast and work with the base install. Whether the extras are installed is
+checked once, up front, by module name: a plain ``pip install zego-token`` then gets one line
+saying what to install instead of an import error from deep inside start-up.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 from collections.abc import Callable
 from typing import cast
 
 SERVER_CLI_MODULE = "zego_token.server.cli"
-EXTRAS_HINT = "zego-token serve needs the server extras: pip install 'zego-token[server]'"
+# The top-level modules of the ``server`` extra in pyproject.toml (distribution -> module):
+# granian, prometheus-client, pyjwt, redis.
+SERVER_EXTRA_MODULES = ("granian", "prometheus_client", "jwt", "redis")
+EXTRAS_HINT = (
+    "zego-token serve needs the server extra, which is not installed: "
+    'pip install "zego-token[server]"'
+)
 
 RunServe = Callable[[argparse.Namespace], int]
 
 
-def load_server_cli(parser: argparse.ArgumentParser) -> RunServe | None:
-    """Add the server's arguments to ``parser``; None when the server cannot be imported."""
+def missing_server_modules() -> list[str]:
+    """The server extra's modules that cannot be found (empty when the extra is installed)."""
+    return [name for name in SERVER_EXTRA_MODULES if not _importable(name)]
+
+
+def _importable(name: str) -> bool:
     try:
-        module = importlib.import_module(SERVER_CLI_MODULE)
-    except ImportError:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        # ValueError: a module object without a spec stands in sys.modules (a stub).
+        return False
+
+
+def load_server_cli(parser: argparse.ArgumentParser) -> RunServe | None:
+    """Add the server's arguments to ``parser``; None when the server extra is missing."""
+    if missing_server_modules():
         return None
+    module = importlib.import_module(SERVER_CLI_MODULE)
     module.add_serve_arguments(parser)
     return cast(RunServe, module.run_serve)

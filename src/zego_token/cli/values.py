@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 
+from ..environment import ENV_APP_ID, EnvironmentValueError, app_id_from_environment
 from ..errors import InvalidParameter
 from ..limits import INT32_MAX, INT64_MAX, check_app_id
+from .errors import UsageError
 
 # Library parameter names, as the flags a person typed them.
 FLAG_OF_PARAMETER = {
@@ -34,6 +37,21 @@ def app_id(text: str) -> int:
         return check_app_id(value)
     except InvalidParameter as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def resolved_app_id(flag_value: int | None, *, required: bool) -> int | None:
+    """``--app-id`` when given, else ``ZEGO_APP_ID`` (as the server reads it), else None."""
+    if flag_value is not None:
+        return flag_value
+    try:
+        from_env = app_id_from_environment(os.environ)
+    except EnvironmentValueError as error:
+        raise UsageError(str(error)) from None
+    if from_env is None and required:
+        raise UsageError(
+            f"no AppID: pass --app-id N or set {ENV_APP_ID} (the AppID from the ZEGOCLOUD console)"
+        )
+    return from_env
 
 
 def ttl(text: str) -> int:

@@ -5,10 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .cli import add_serve_arguments, run_serve
+from ..cli.serve import EXTRAS_HINT, missing_server_modules
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Checked before importing the server, as `zego-token serve` does: one line, exit 2.
+    if missing_server_modules():
+        print(EXTRAS_HINT, file=sys.stderr)
+        return 2
+    from .cli import add_serve_arguments, run_serve
+
     parser = argparse.ArgumentParser(
         prog="python -m zego_token.server",
         description="Serve ZEGO tokens over HTTP: GET /api/token?userID=...&expired_ts=3600",

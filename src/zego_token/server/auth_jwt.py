@@ -1,17 +1,14 @@
 """The ``jwt`` authentication mode: the caller holds the business app's session JWT.
 
-Verification is PyJWT's; this module only chooses the key (shared secret, PEM public key or a
-JWKS fetched with PyJWT's client and cached here), turns each refusal into a distinct 401 code,
-and reads the ZEGO user ID and the optional grants out of the claims.
+Verification and key parsing are PyJWT's; this module only chooses the key (shared secret, PEM
+public key or a JWKS key from ``jwks.JwksCache``), turns each refusal into a distinct 401 code
+(503 while the JWKS is unreachable), and reads the ZEGO user ID and the grants out of the claims.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import os
 import re
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +22,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from ._fields import positive, read_fields
 from .contracts import ConfigError, Grants, HttpError, Identity, RequestContext
-
-log = logging.getLogger("zego_token.server.auth_jwt")
+from .jwks import JwksCache, JwksUnavailable
 
 SECTION = "auth.jwt"
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
@@ -164,69 +160,30 @@ def _refuse(code: str, message: str) -> HttpError:
 
 
 class JwksKeys:
-    """Signing keys from a JWKS URL: cached, refreshed on an unknown ``kid`` at most once per
-    ``refresh_interval``, and kept (stale) when the endpoint goes down, so that an outage of the
-    identity provider refuses only tokens signed with keys this process has never seen."""
+    """PyJWT keys for the kids of a JWKS: the cache and its refreshes are ``jwks.JwksCache``'s;
+    this class turns its answers into keys or refusals."""
 
     def __init__(self, url: str, *, lifespan: float, refresh_interval: float, timeout: float):
-        # PyJWKClient does the fetching (http(s) only, no redirects, timeout); the cache is ours
-        # because its own cache forgets keys when a refresh fails.
-        self._client = jwt.PyJWKClient(url, cache_jwk_set=False, timeout=timeout)
-        self._lifespan = lifespan
-        self._refresh_interval = refresh_interval
-        self._keys: dict[str, dict[str, Any]] = {}
-        self._fetched_at = float("-inf")
-        self._attempted_at = float("-inf")
+        self.cache = JwksCache(
+            url, lifespan=lifespan, refresh_interval=refresh_interval, timeout=timeout
+        )
         self._parsed: dict[tuple[str, str], jwt.PyJWK] = {}
-        self._lock = asyncio.Lock()
-
-    @property
-    def has_keys(self) -> bool:
-        return bool(self._keys)
+        self._generation = 0
 
     async def key(self, kid: str, algorithm: str) -> jwt.PyJWK:
-        now = time.monotonic()
-        fresh = now - self._fetched_at < self._lifespan
-        if kid not in self._keys or not fresh:
-            await self._refresh(force=kid not in self._keys)
-        data = self._keys.get(kid)
+        try:
+            data = await self.cache.lookup(kid)
+        except JwksUnavailable as unavailable:
+            # 503, not 401: the token may be fine, and a client told 401 logs its user out.
+            raise HttpError(
+                503,
+                "jwks_unavailable",
+                "the identity provider's JWKS could not be fetched; try again shortly",
+                headers={"Retry-After": str(unavailable.retry_after)},
+            ) from None
         if data is None:
-            if not self._keys:
-                raise HttpError(
-                    503,
-                    "jwks_unavailable",
-                    "the identity provider's JWKS could not be fetched; try again shortly",
-                    headers={"Retry-After": str(max(1, int(self._refresh_interval)))},
-                )
             raise _refuse("token_unknown_kid", f"no signing key with kid {kid!r} in the JWKS")
         return self._parse(kid, algorithm, data)
-
-    async def refresh_if_empty(self) -> bool:
-        if not self._keys:
-            await self._refresh(force=True)
-        return bool(self._keys)
-
-    async def _refresh(self, *, force: bool) -> None:
-        async with self._lock:
-            now = time.monotonic()
-            if now - self._fetched_at < self._lifespan and not force:
-                return  # another request refreshed while this one waited
-            if now - self._attempted_at < self._refresh_interval:
-                return  # bounded: unknown kids must not turn into a flood of fetches
-            self._attempted_at = now
-            try:
-                data = await asyncio.to_thread(self._client.fetch_data)
-                keys = _signing_keys(data)
-            except (jwt.PyJWTError, OSError, ValueError) as error:
-                log.warning(
-                    "JWKS fetch failed; keeping %d cached keys",
-                    len(self._keys),
-                    extra={"error": type(error).__name__},
-                )
-                return
-            self._keys = keys
-            self._parsed = {}
-            self._fetched_at = time.monotonic()
 
     def _parse(self, kid: str, algorithm: str, data: dict[str, Any]) -> jwt.PyJWK:
         key_type = _KEY_TYPES.get(algorithm[:2])
@@ -235,6 +192,9 @@ class JwksKeys:
                 "token_algorithm_not_allowed",
                 f"the key {kid!r} in the JWKS is not a key for {algorithm}",
             )
+        if self._generation != self.cache.generation:
+            self._parsed = {}  # a refresh may have replaced the key behind a kid
+            self._generation = self.cache.generation
         parsed = self._parsed.get((kid, algorithm))
         if parsed is None:
             try:
@@ -245,21 +205,6 @@ class JwksKeys:
                 ) from None
             self._parsed[(kid, algorithm)] = parsed
         return parsed
-
-
-def _signing_keys(data: object) -> dict[str, dict[str, Any]]:
-    if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
-        raise ValueError("JWKS is not {'keys': [...]}")
-    keys: dict[str, dict[str, Any]] = {}
-    for item in data["keys"]:
-        if not isinstance(item, dict) or not isinstance(item.get("kid"), str):
-            continue
-        # A symmetric ("oct") key has no business in a public document, and an encryption
-        # key must not verify signatures.
-        if item.get("kty") == "oct" or item.get("use", "sig") != "sig":
-            continue
-        keys[item["kid"]] = item
-    return keys
 
 
 class JwtAuthenticator:
@@ -289,7 +234,7 @@ class JwtAuthenticator:
     async def ready(self) -> bool:
         if self._jwks is None:
             return True
-        return await self._jwks.refresh_if_empty()
+        return await self._jwks.cache.ready()
 
     async def authenticate(
         self, authorization: str | None, context: RequestContext
@@ -382,7 +327,7 @@ class JwtAuthenticator:
         grants = Grants(
             room_patterns=_strings(claims, settings.rooms_claim),
             publish=_publish(claims, settings.publish_claim),
-            stream_ids=_strings(claims, settings.stream_ids_claim, absent=None),
+            stream_ids=_strings(claims, settings.stream_ids_claim),
             max_ttl=_max_ttl(claims, settings.max_ttl_claim),
         )
         return Identity(
@@ -398,16 +343,16 @@ def _invalid_claim(name: str, expected: str) -> HttpError:
     return _refuse("token_invalid_claim", f"the JWT claim {name!r} must be {expected}")
 
 
-# A configured grant claim that the token lacks grants nothing (fail closed); an unconfigured
-# one leaves the identity unrestricted on that point, for the policy to decide.
-def _strings(
-    claims: Mapping[str, Any], name: str, *, absent: tuple[str, ...] | None = ()
-) -> tuple[str, ...] | None:
+# A configured grant claim that the token lacks grants nothing, exactly like an empty one:
+# identity providers commonly drop empty-array claims, so "no streams" must not read as "all".
+# An unconfigured claim leaves the identity unrestricted on that point, for the policy to decide.
+# (docs/auth.md, "Grants from claims", has the table of absent / empty / present.)
+def _strings(claims: Mapping[str, Any], name: str) -> tuple[str, ...] | None:
     if not name:
         return None
     value = claims.get(name)
     if value is None:
-        return absent
+        return ()
     if isinstance(value, str):
         return (value,)
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
@@ -418,16 +363,22 @@ def _strings(
 def _publish(claims: Mapping[str, Any], name: str) -> bool | None:
     if not name:
         return None
-    value = claims.get(name, False)
+    value = claims.get(name)
+    if value is None:
+        return False
     if not isinstance(value, bool):
         raise _invalid_claim(name, "true or false")
     return value
 
 
 def _max_ttl(claims: Mapping[str, Any], name: str) -> int | None:
-    if not name or claims.get(name) is None:
+    if not name:
         return None
-    value = claims[name]
+    value = claims.get(name)
+    if value is None:
+        # No lifetime granted: every request is refused (403 ttl_not_allowed) rather than
+        # given the server's full token.max_ttl, which the operator never meant for this user.
+        return 0
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         raise _invalid_claim(name, "a positive number of seconds")
     return value

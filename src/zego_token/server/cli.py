@@ -18,7 +18,11 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="TOML configuration file (also ZEGO_TOKEN_CONFIG); see docs/configuration.md",
     )
-    parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument(
+        "--host",
+        help="IP address or host name to listen on (default 127.0.0.1; a name listens on the "
+        "first IPv4 address it resolves to)",
+    )
     parser.add_argument(
         "--port", type=int, help="port to listen on (default 8080; 0 picks a free port)"
     )
@@ -41,7 +45,6 @@ def run_serve(args: argparse.Namespace) -> int:
     import os
     import secrets
     import shutil
-    import socket
     import sys
     import tempfile
 
@@ -71,19 +74,13 @@ def run_serve(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
 
     server = settings.server
-    port = server.port
-    if port == 0:
-        family = socket.AF_INET6 if ":" in server.host else socket.AF_INET
-        try:
-            with socket.socket(family, socket.SOCK_STREAM) as probe:
-                probe.bind((server.host, 0))
-                port = probe.getsockname()[1]
-        except OSError as exc:
-            print(f"zego-token: cannot listen on {server.host}: {exc.strerror}", file=sys.stderr)
-            return 1
+    port, problem = _claim_port(server.address, server.port, reuse_port=server.reuse_port)
+    if problem is not None:
+        print(f"zego-token: {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    if port != server.port:
         settings = dataclasses.replace(settings, server=dataclasses.replace(server, port=port))
-    host_in_url = f"[{server.host}]" if ":" in server.host else server.host
-    url = f"http://{host_in_url}:{port}"
+    url = f"http://{_in_url(server.address)}:{port}"
     if demo:
         own = (f"http://127.0.0.1:{port}", f"http://localhost:{port}")
         cors = dataclasses.replace(
@@ -124,6 +121,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from granian.log import LogLevels
 
     from .app import worker_app
+    from .connections import granian_options
 
     log.event(
         "info",
@@ -137,7 +135,7 @@ def run_serve(args: argparse.Namespace) -> int:
     )
     granian = Granian(
         "zego_token.server.app:worker_app",
-        address=settings.server.host,
+        address=settings.server.address,
         port=port,
         # RSGI rather than ASGI: the app speaks both; RSGI answers with one call (see app.py).
         interface=Interfaces.RSGI,
@@ -147,21 +145,85 @@ def run_serve(args: argparse.Namespace) -> int:
         workers=settings.server.workers,
         log_enabled=True,
         log_level=LogLevels(settings.logging.level),
-        log_dictconfig=granian_log_config(settings.logging.format, settings.logging.level),
+        log_dictconfig=granian_log_config(
+            settings.logging.format, settings.logging.level, secrets=settings.secrets()
+        ),
         log_access=False,
         workers_kill_timeout=settings.server.shutdown_timeout,
         respawn_failed_workers=True,
+        **granian_options(log),
     )
     try:
         granian.serve(target_loader=functools.partial(worker_app, settings), wrap_loader=False)
-    except OSError as exc:
-        print(f"zego-token: cannot listen on {url}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
+    except (OSError, RuntimeError) as exc:
+        reason = _bind_failure(exc)
+        if reason is None:
+            raise
+        print(f"zego-token: cannot listen on {url}: {reason}", file=sys.stderr)
+        return EXIT_CONFIG
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
     log.event("info", "server stopped")
     return 0
+
+
+def _bind_failure(exc: BaseException) -> str | None:
+    """The reason when ``exc`` is a failed bind: an OSError, or the RuntimeError Granian raises
+    for one ("Address already in use (os error 98)" followed by a Rust backtrace)."""
+    import re
+
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    first_line = str(exc).strip().partition("\n")[0]
+    return first_line if re.search(r"\(os error \d+\)$", first_line) else None
+
+
+def _in_url(address: str) -> str:
+    return f"[{address}]" if ":" in address else address
+
+
+def _claim_port(address: str, port: int, *, reuse_port: bool) -> tuple[int, str | None]:
+    """Check that ``address:port`` is free for this server: ``(port, None)`` or ``(port, why not)``.
+
+    Granian binds with SO_REUSEPORT, so on its own it would silently share a port another
+    process already listens on, and the kernel would split the connections between them. A
+    probe bound WITHOUT SO_REUSEPORT fails if anyone listens there, so the server refuses to
+    start instead. With ``server.reuse_port = true`` the probe sets SO_REUSEPORT too: joining
+    other SO_REUSEPORT listeners is then allowed, a plain listener still stops start-up.
+    Port 0 picks a free port, returned. The probe closes before Granian binds; a process
+    taking the port in between is caught by Granian's own bind.
+    """
+    import errno
+    import socket
+
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    where = f"{_in_url(address)}:{port}"
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            # SO_REUSEADDR as Granian sets it: a port whose old connections linger in
+            # TIME_WAIT after a restart is free, one with a listener is not.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if reuse_port and hasattr(socket, "SO_REUSEPORT"):
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            # Bound, never listening: a listening probe could be handed a connection meant
+            # for the servers already sharing the port.
+            probe.bind((address, port))
+            return int(probe.getsockname()[1]), None
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            advice = (
+                "another process is listening on it (with server.reuse_port = true only "
+                "processes that also set SO_REUSEPORT can share it)"
+                if reuse_port
+                else "another process is listening on it; stop that process or choose another "
+                "--port (server.reuse_port = true shares a port on purpose)"
+            )
+            return port, f"cannot listen on {where}: port {port} is already in use: {advice}"
+        reason = exc.strerror or str(exc)
+        if exc.errno == errno.EACCES:
+            reason += " (ports below 1024 need privileges: use a port of 1024 or more)"
+        return port, f"cannot listen on {where}: {reason}"
 
 
 def _demo_banner(settings: object, url: str) -> None:

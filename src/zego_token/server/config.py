@@ -14,6 +14,7 @@ import importlib
 import ipaddress
 import os
 import re
+import socket
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..environment import (
+    ENV_APP_ID,
+    ENV_SECRET,
+    ENV_SECRET_FILE,
+    EnvironmentValueError,
+    app_id_from_environment,
+    read_secret_file,
+    secret_from_environment,
+)
 from ..errors import InvalidParameter
 from ..limits import INT32_MAX, MAX_APP_ID, check_secret
 from .contracts import ConfigError, Grants
@@ -32,9 +42,6 @@ else:  # pragma: no cover - exercised only on Python 3.10
 
 ENV_PREFIX = "ZEGO_TOKEN_"
 ENV_CONFIG_FILE = "ZEGO_TOKEN_CONFIG"
-ENV_APP_ID = "ZEGO_APP_ID"
-ENV_SECRET = "ZEGO_SERVER_SECRET"
-ENV_SECRET_FILE = "ZEGO_SERVER_SECRET_FILE"
 
 AUTH_MODES = ("none", "api_key", "jwt")
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -53,6 +60,7 @@ OWN_FIELDS: dict[str, dict[str, type]] = {
         "trusted_proxies": list,
         "shutdown_timeout": int,
         "body_timeout": int,
+        "reuse_port": bool,
     },
     "token": {"default_ttl": int, "min_ttl": int, "max_ttl": int, "default_mode": str},
     "cors": {"origins": list, "allow_credentials": bool, "max_age": int},
@@ -130,6 +138,12 @@ class ServerSettings:
     trusted_proxies: tuple[str, ...] = ()
     shutdown_timeout: int = 30
     body_timeout: int = 10
+    # Join a port other processes listen on (SO_REUSEPORT) instead of refusing to start.
+    reuse_port: bool = False
+    # What ``host`` resolves to: the address the server binds, and every address of the name
+    # (the loopback rule holds only when all of them are loopback).
+    address: str = "127.0.0.1"
+    addresses: tuple[str, ...] = ("127.0.0.1",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -458,18 +472,22 @@ def _validate(
     auth = _auth(check, apps, extensions, demo=overrides.demo)
 
     if overrides.demo:
-        if not _is_loopback(server.host):
+        if not _all_loopback(server.addresses):
             raise check.fail("server.host", "--demo listens on a loopback address only")
         if server.workers != 1:
             raise check.fail("server.workers", "--demo runs one worker")
 
-    if "none" in auth.modes and not server.allow_unauthenticated and not _is_loopback(server.host):
+    if (
+        "none" in auth.modes
+        and not server.allow_unauthenticated
+        and not _all_loopback(server.addresses)
+    ):
         raise check.fail(
             "server.host",
             f"auth mode 'none' hands out tokens to anyone, so the server refuses to listen on "
-            f"{server.host!r}; listen on 127.0.0.1, configure [[auth.api_keys]] (or another "
-            "auth mode), or set server.allow_unauthenticated = true if a gateway in front "
-            "authenticates callers",
+            f"{_host_and_addresses(server)}; listen on 127.0.0.1, configure [[auth.api_keys]] "
+            "(or another auth mode), or set server.allow_unauthenticated = true if a gateway in "
+            "front authenticates callers",
         )
     return Settings(
         apps=apps,
@@ -485,24 +503,20 @@ def _validate(
 
 def _apps(raw: _Raw, env: Mapping[str, str], check: _Checker) -> tuple[App, ...]:
     apps: list[App] = []
-    env_id = env.get(ENV_APP_ID, "").strip()
-    env_secret = env.get(ENV_SECRET) or None  # an empty variable counts as unset
-    env_secret_file = env.get(ENV_SECRET_FILE) or None
-    if env_id:
-        if not re.fullmatch(r"[0-9]{1,10}", env_id) or not 0 < int(env_id) <= MAX_APP_ID:
+    # The same reading as the CLI's (zego_token.environment): whitespace around the secret is
+    # stripped in both forms, and setting both forms is an error.
+    try:
+        env_app_id = app_id_from_environment(env)
+        env_secret = secret_from_environment(env)
+    except EnvironmentValueError as exc:
+        raise ConfigError(exc.variable, exc.message) from None
+    if env_app_id is not None:
+        if env_secret is None:
             raise ConfigError(
-                ENV_APP_ID,
-                f"must be the numeric AppID from the ZEGOCLOUD console (1..{MAX_APP_ID})",
+                ENV_SECRET, f"{ENV_APP_ID} is set, so set {ENV_SECRET} or {ENV_SECRET_FILE} too"
             )
-        secret = _secret(
-            ENV_SECRET_FILE if env_secret is None and env_secret_file is not None else ENV_SECRET,
-            env_secret,
-            env_secret_file,
-            both_key=f"{ENV_SECRET} and {ENV_SECRET_FILE}",
-            missing=f"{ENV_APP_ID} is set, so set {ENV_SECRET} or {ENV_SECRET_FILE} too",
-        )
-        apps.append(App(int(env_id), secret))
-    elif env_secret is not None or env_secret_file is not None:
+        apps.append(App(env_app_id, env_secret[1]))
+    elif env_secret is not None:
         raise ConfigError(
             ENV_APP_ID, f"a ServerSecret is set in the environment, so set {ENV_APP_ID} too"
         )
@@ -539,7 +553,7 @@ def _apps(raw: _Raw, env: Mapping[str, str], check: _Checker) -> tuple[App, ...]
             missing=f"{key} needs secret or secret_file",
         )
         if app_id in seen:
-            if apps and apps[0].app_id == app_id and env_id:
+            if apps and apps[0].app_id == app_id and env_app_id is not None:
                 continue  # the environment's app overrides the file's entry for the same AppID
             raise check.fail(f"{key}.app_id", f"AppID {app_id} is listed twice")
         seen.add(app_id)
@@ -561,12 +575,9 @@ def _secret(key: str, value: str | None, path: str | None, *, both_key: str, mis
         raise ConfigError(key, missing)
     if path is not None:
         try:
-            value = Path(path).read_bytes().decode("utf-8").strip()
-        except (OSError, ValueError) as exc:  # ValueError: not UTF-8, or a NUL in the path
-            if isinstance(exc, UnicodeDecodeError):
-                raise ConfigError(key, f"{path} is not UTF-8 text") from None
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise ConfigError(key, f"cannot read {path}: {reason}") from None
+            value = read_secret_file(key, path).strip()
+        except EnvironmentValueError as exc:
+            raise ConfigError(exc.variable, exc.message) from None
     assert value is not None
     try:
         check_secret(value)
@@ -579,6 +590,7 @@ def _server(check: _Checker) -> ServerSettings:
     host = check.typed("server", "host", "127.0.0.1").strip()
     if not host:
         raise check.fail("server.host", "must not be empty")
+    addresses = _resolve(check, host)
     proxies = check.typed("server", "trusted_proxies", [])
     for index, proxy in enumerate(proxies):
         try:
@@ -597,7 +609,46 @@ def _server(check: _Checker) -> ServerSettings:
         trusted_proxies=tuple(proxies),
         shutdown_timeout=check.int_in("server", "shutdown_timeout", 30, 1, 3600),
         body_timeout=check.int_in("server", "body_timeout", 10, 1, 300),
+        reuse_port=check.typed("server", "reuse_port", False),
+        address=_bind_address(addresses),
+        addresses=addresses,
     )
+
+
+def resolve_host(host: str) -> tuple[str, ...]:
+    """The IP addresses ``host`` stands for: itself when it is one, else what the name resolves to.
+
+    Raises ``OSError`` (``socket.gaierror``) when the name does not resolve.
+    """
+    literal = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        return (str(ipaddress.ip_address(literal)),)
+    except ValueError:
+        pass
+    infos = socket.getaddrinfo(literal, None, type=socket.SOCK_STREAM)
+    # Scope suffixes (fe80::1%eth0) are dropped for the loopback test, kept for binding.
+    return tuple(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def _resolve(check: _Checker, host: str) -> tuple[str, ...]:
+    try:
+        addresses = resolve_host(host)
+    except (OSError, UnicodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise check.fail(
+            "server.host",
+            f"cannot resolve {host!r} ({reason}): give an IP address such as 127.0.0.1 or "
+            "0.0.0.0, or a name this machine resolves",
+        ) from None
+    if not addresses:  # pragma: no cover - getaddrinfo raises rather than answer nothing
+        raise check.fail("server.host", f"{host!r} resolves to no address")
+    return addresses
+
+
+def _bind_address(addresses: tuple[str, ...]) -> str:
+    """One address to listen on: a name's first IPv4 address (what most clients try first for
+    ``localhost``), else its first address."""
+    return next((a for a in addresses if ":" not in a), addresses[0])
 
 
 def _token(check: _Checker) -> TokenSettings:
@@ -804,6 +855,18 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def _all_loopback(addresses: tuple[str, ...]) -> bool:
+    """A name counts as loopback only when every address it resolves to is loopback."""
+    return bool(addresses) and all(_is_loopback(a.partition("%")[0]) for a in addresses)
+
+
+def _host_and_addresses(server: ServerSettings) -> str:
+    shown = repr(server.host)
+    if server.addresses != (server.host,):
+        shown += f" (resolves to {', '.join(server.addresses)})"
+    return shown
 
 
 def is_loopback(host: str) -> bool:

@@ -1,7 +1,8 @@
 """The values that flow through the request pipeline, and the interfaces of its steps.
 
-A request becomes an ``Identity`` (auth), the identity and the ``TokenRequest`` become a
-decision (policy, hook, rate limit), the decision becomes a token (mint). Each step lives in
+A request becomes an ``Identity`` (auth, between the per-IP and the per-identity rate limits),
+the identity and the ``TokenRequest`` become a decision (policy, then hook), the decision
+becomes a token (mint). Each step lives in
 its own module and only speaks these types, so steps can be added without touching the others.
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
+
+from .error_codes import check as check_code
 
 TokenKind = Literal["token", "kit"]
 
@@ -38,6 +41,7 @@ class HttpError(Exception):
         *,
         headers: Mapping[str, str] | None = None,
     ) -> None:
+        check_code(status, code)  # every code is in error_codes.ERROR_CODES, with its status
         super().__init__(message)
         self.status = status
         self.code = code
@@ -47,7 +51,11 @@ class HttpError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Grants:
-    """What an identity may ask for. ``None`` means "not restricted by this identity"."""
+    """What an identity may ask for. ``None`` means "not restricted by this identity".
+
+    ``Grants(room_patterns=("team-*",), publish=True)``: rooms matching ``team-*``, publishing
+    allowed, any stream ID, any lifetime up to the issuer's maximum, any of the server's apps.
+    """
 
     app_ids: tuple[int, ...] | None = None
     room_patterns: tuple[str, ...] | None = None  # fnmatch-style globs, e.g. "team-*"
@@ -58,13 +66,25 @@ class Grants:
 
 @dataclass(frozen=True, slots=True)
 class Identity:
-    """Who is asking, as established by an authenticator."""
+    """Who is asking, as established by an authenticator or an app's ``authorize``.
 
-    method: str  # "none", "api_key", "jwt", or a hook's name
-    subject: str  # safe for logs: a key's name or a JWT's subject, never a credential
+    ``Identity(user_id="alice", grants=Grants(room_patterns=("team-*",)))`` may get tokens for
+    user ``alice`` only, in rooms ``team-*``; ``Identity()`` (``user_id`` None) is a trusted
+    server-to-server caller that may ask for any user ID. ``subject`` names the caller in logs
+    and defaults to the user ID.
+    """
+
     user_id: str | None = None  # the only ZEGO user ID this identity may mint for; None: any
     grants: Grants = field(default_factory=Grants)
+    method: str = "app"  # "none", "api_key", "jwt", or "app" for an embedding app's authorize
+    subject: str = ""  # safe for logs: a key's name or a JWT's subject, never a credential
     claims: Mapping[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.subject:
+            object.__setattr__(
+                self, "subject", self.user_id if self.user_id is not None else "server"
+            )
 
 
 @dataclass(frozen=True, slots=True)

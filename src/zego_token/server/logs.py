@@ -1,10 +1,16 @@
 """Structured logs: one JSON line per request, plus start, stop and error events.
 
+One writer, ``Logger``, formats and writes every line: the request lines, the server's own
+events, and the records of the standard ``logging`` loggers (the auth, hook and rate-limit
+modules use ``logging.getLogger`` like any library; Granian's own messages too), which reach it
+through ``LogHandler``. A record keeps its fields: ``extra={...}`` becomes fields of the line,
+and an exception its type, message and traceback. Every line goes through the same scrubbing
+of secrets, bearer credentials and token-like strings.
+
 Request lines are queued and written together within ``FLUSH_SECONDS`` (one ``os.write`` per
 ``PIPE_BUF`` bytes, so lines from several worker processes never interleave): a write per
 request would cost more than the rest of the log line. Everything else is written at once.
-Only named fields are logged (never headers, bodies or query strings), and free text (exception
-messages) is scrubbed of secrets, bearer credentials and token-like strings.
+Only named fields are logged (never headers, bodies or query strings).
 """
 
 from __future__ import annotations
@@ -32,6 +38,10 @@ FLUSH_SECONDS = 0.05
 FLUSH_LINES = 256
 _CHUNK = getattr(select, "PIPE_BUF", 512)  # writes up to this size are atomic on pipes
 _JWT_LIKE = re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+# The attributes every LogRecord has; anything else on a record came from ``extra=``.
+_RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+_TRACEBACK_FRAMES = 12
+_LINE_KEYS = frozenset(("ts", "level", "msg", "message"))
 
 
 class Clock:
@@ -96,11 +106,11 @@ class Logger:
                 f'"latency_ms":{latency_ms:.3f}'
             )
             if user_id is not None:
-                line += f',"user_id":{_escape(user_id)}'
+                line += f',"user_id":{_escape(self._scrub_id(user_id))}'
             if app_id is not None:
                 line += f',"app_id":{app_id}'
             if subject is not None:
-                line += f',"auth":{_escape(subject)}'
+                line += f',"auth":{_escape(self._scrub_id(subject))}'
             if error is not None:
                 line += f',"error":{_escape(error)}'
             self._queue(line + "}\n")
@@ -110,9 +120,9 @@ class Logger:
                 "path": path,
                 "status": status,
                 "latency_ms": round(latency_ms, 3),
-                "user_id": user_id,
+                "user_id": None if user_id is None else self._scrub_id(user_id),
                 "app_id": app_id,
-                "auth": subject,
+                "auth": None if subject is None else self._scrub_id(subject),
                 "error": error,
             }
             self._queue(self._text(level, "request", fields))
@@ -123,7 +133,7 @@ class Logger:
         if LEVELS[level] < self.level:
             return
         message = self.scrub(message)
-        clean = {k: self.scrub(v) if isinstance(v, str) else v for k, v in fields.items()}
+        clean = {k: self._clean(v) for k, v in fields.items()}
         if self.json:
             record = {"ts": self._clock.now(), "level": level, "msg": message, **clean}
             self._write(json.dumps(record, separators=(",", ":"), default=str) + "\n")
@@ -132,16 +142,52 @@ class Logger:
 
     def exception(self, message: str, exc: BaseException, **fields: Any) -> None:
         """Log an unexpected exception: its type, scrubbed message and the frames (no locals)."""
-        frames = traceback.extract_tb(exc.__traceback__)
-        where = [f"{f.filename}:{f.lineno} in {f.name}" for f in frames[-8:]]
-        self.event(
-            "error",
-            message,
-            exception=type(exc).__name__,
-            detail=str(exc)[:500],
-            traceback=where,
-            **fields,
-        )
+        self.event("error", message, **exception_fields(exc), **fields)
+
+    def record(self, record: logging.LogRecord) -> None:
+        """Write a standard ``logging`` record with its ``extra`` fields and exception."""
+        level = record.levelname.lower()
+        level = "error" if level == "critical" else level
+        if level not in LEVELS or LEVELS[level] < self.level:
+            return
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad %-format must not lose the line
+            message = str(record.msg)
+        name = "granian" if record.name.startswith("_granian") else record.name
+        fields: dict[str, Any] = {"logger": name}
+        for key, value in vars(record).items():
+            if key not in _RECORD_ATTRIBUTES and not key.startswith("_"):
+                # an extra named like the line's own keys must neither replace them nor clash
+                fields[f"extra_{key}" if key in _LINE_KEYS else key] = value
+        if record.exc_info and record.exc_info[1] is not None:
+            fields.update(exception_fields(record.exc_info[1]))
+        self.event(level, message, **fields)
+
+    def _clean(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.scrub(value)
+        if isinstance(value, list | tuple):
+            return [self._clean(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self._clean(v) for k, v in value.items()}
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        return self.scrub(str(value))
+
+    def _scrub_id(self, text: str) -> str:
+        """``scrub`` for the request line's IDs, which are short and almost never match: the
+        substring tests each pattern needs cost a tenth of running the patterns."""
+        if (
+            "eyJ" in text  # a JWT
+            or (len(text) >= 42 and "04" in text)  # a token
+            or len(text.split(None, 1)) > 1  # "Bearer <credential>"
+        ):
+            return self.scrub(text)
+        for secret in self._secrets:
+            if secret in text:
+                return self.scrub(text)
+        return text
 
     def scrub(self, text: str) -> str:
         for secret in self._secrets:
@@ -190,52 +236,74 @@ class Logger:
             os.write(self.fd, text.encode("utf-8", "backslashreplace"))
 
 
-class JsonFormatter(logging.Formatter):
-    """Formats the ``logging`` records of Granian itself in the same JSON shape."""
+def exception_fields(exc: BaseException) -> dict[str, Any]:
+    """An exception as log fields: its type, message and innermost frames (no locals, no
+    source lines: those could hold request data)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return {
+        "exception": type(exc).__name__,
+        "detail": str(exc)[:500],
+        "traceback": [f"{f.filename}:{f.lineno} in {f.name}" for f in frames[-_TRACEBACK_FRAMES:]],
+    }
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+
+class LogHandler(logging.Handler):
+    """Hands standard ``logging`` records to a ``Logger``, so they are written, formatted and
+    scrubbed exactly like the server's own lines. Built by ``logging.config`` from
+    ``granian_log_config`` in each process."""
+
+    def __init__(
+        self, fmt: str = "json", log_level: str = "info", secrets: Iterable[str] = ()
+    ) -> None:
         super().__init__()
-        self._clock = Clock()
+        self.logger = Logger(log_level, fmt, secrets=secrets)
 
-    def format(self, record: logging.LogRecord) -> str:
-        level = record.levelname.lower()
-        if level == "critical":
-            level = "error"
-        return json.dumps(
-            {
-                "ts": self._clock.now(),
-                "level": level,
-                "msg": record.getMessage(),
-                "logger": "granian" if record.name.startswith("_granian") else record.name,
-            },
-            separators=(",", ":"),
-        )
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.logger.record(record)
+        except Exception:
+            self.handleError(record)
 
 
-def granian_log_config(fmt: str, level: str = "info") -> dict[str, Any]:
-    """A ``logging.config`` dict for Granian's own messages and the ``zego_token`` loggers of
-    the auth, policy and rate-limit modules, on stdout in the same shape as ours."""
-    formatter: dict[str, Any] = (
-        {"()": "zego_token.server.logs.JsonFormatter"}
-        if fmt == "json"
-        else {"()": "logging.Formatter", "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s"}
-    )
+class Throttle:
+    """At most one line per key per ``seconds``: ``allow(key)`` returns None to hold a line
+    back, or the number held back since the last line written for that key."""
+
+    __slots__ = ("_held", "_last", "_seconds")
+    _MAX_KEYS = 1024  # keys are causes (exception types), a short list; this is a backstop
+
+    def __init__(self, seconds: float = 1.0) -> None:
+        self._seconds = seconds
+        self._last: dict[str, float] = {}
+        self._held: dict[str, int] = {}
+
+    def allow(self, key: str) -> int | None:
+        now = time.monotonic()
+        last = self._last.get(key)
+        if last is not None and now - last < self._seconds:
+            self._held[key] = self._held.get(key, 0) + 1
+            return None
+        if len(self._last) >= self._MAX_KEYS:
+            self._last.clear()
+        self._last[key] = now
+        return self._held.pop(key, 0)
+
+
+def granian_log_config(
+    fmt: str, level: str = "info", secrets: Iterable[str] = ()
+) -> dict[str, Any]:
+    """A ``logging.config`` dict sending Granian's own messages and the ``zego_token`` loggers
+    (auth, hook, rate limit) to ``LogHandler``: one writer, one format, one scrubbing."""
+    handler = {
+        "class": "zego_token.server.logs.LogHandler",
+        "fmt": fmt,
+        "log_level": level,
+        "secrets": list(secrets),
+    }
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"generic": formatter, "access": formatter},
-        "handlers": {
-            "console": {
-                "formatter": "generic",
-                "class": "logging.StreamHandler",
-                "stream": "ext://sys.stdout",
-            },
-            "access": {
-                "formatter": "access",
-                "class": "logging.StreamHandler",
-                "stream": "ext://sys.stdout",
-            },
-        },
+        "handlers": {"console": dict(handler), "access": dict(handler)},
         "loggers": {
             "_granian": {"handlers": ["console"], "level": "INFO", "propagate": False},
             "granian.access": {"handlers": ["access"], "level": "INFO", "propagate": False},

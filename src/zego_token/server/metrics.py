@@ -60,6 +60,12 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        self._limiter_full = Counter(
+            "zego_rate_limit_full",
+            "Requests refused because the in-memory rate limiter holds rate_limit.max_keys "
+            "windows and none has expired.",
+            registry=self.registry,
+        )
         # Pending increments, handed to prometheus_client by flush().
         self._token_counts: dict[tuple[int, str, str], int] = {}
         self._error_counts: dict[str, int] = {}
@@ -90,6 +96,10 @@ class Metrics:
     def auth_failure(self, reason: str) -> None:
         self._auth_counts[reason] = self._auth_counts.get(reason, 0) + 1
         self._timer.schedule()
+
+    def rate_limit_full(self) -> None:
+        # Rare and already off the fast path (the request is refused): no batching needed.
+        self._limiter_full.inc()
 
     # -- in batches ---------------------------------------------------------------------------
 

@@ -13,23 +13,9 @@ from typing import Any
 from .. import __version__
 from ..limits import MAX_ROOM_ID_BYTES, MAX_STREAM_ID_BYTES, MAX_USER_ID_BYTES, MAX_USER_NAME_BYTES
 from .config import Settings
+from .error_codes import ERROR_CODES, Step, codes_for
 from .params import MAX_STREAM_IDS
 
-ERROR_CODES = {
-    400: "missing_parameter, invalid_parameter, invalid_json, unknown_app_id, invalid_token, "
-    "repeated_authorization",
-    401: "missing_credentials, unsupported_credentials, invalid_api_key (and the JWT codes)",
-    403: "a policy's code naming the rule that denied the request, or cors_origin_not_allowed",
-    404: "not_found",
-    405: "method_not_allowed (see the Allow header)",
-    408: "request_timeout (the body did not arrive in time)",
-    413: "body_too_large",
-    415: "unsupported_media_type",
-    422: "ttl_out_of_range (the TTL is refused, never clamped)",
-    429: "rate_limited (see the Retry-After header)",
-    500: "internal_error",
-    503: "not_ready, or an identity provider that cannot be reached",
-}
 ASCII_PATTERN = "^[\\u0000-\\u007f]*$"
 
 
@@ -39,6 +25,10 @@ def build_openapi(settings: Settings, *, user_id_pattern: str | None = None) -> 
     modes = settings.auth.modes
     needs_credentials = any(m != "none" for m in modes)
     optional_credentials = "none" in modes
+    features = configured_features(settings)
+
+    def errors(*steps: Step) -> dict[str, Any]:
+        return _errors(steps, features)
 
     user_id: dict[str, Any] = {
         "type": "string",
@@ -159,7 +149,7 @@ def build_openapi(settings: Settings, *, user_id_pattern: str | None = None) -> 
                     "headers": {"Cache-Control": {"$ref": "#/components/headers/NoStore"}},
                     "content": {"application/json": {"schema": _ref(name)}},
                 },
-                **_errors(400, 401, 403, 422, 429, 500, 503),
+                **errors("params", "auth", "decide", "limit", "server"),
             },
         }
         if method == "get":
@@ -169,7 +159,8 @@ def build_openapi(settings: Settings, *, user_id_pattern: str | None = None) -> 
                 "required": True,
                 "content": {"application/json": {"schema": body_schema(kind)}},
             }
-            operation["responses"].update(_errors(408, 413, 415))
+            operation["responses"].update(errors("params", "body", "auth", "decide", "limit"))
+            operation["responses"] = dict(sorted(operation["responses"].items()))
         if security is not None:
             operation["security"] = security
         return operation
@@ -204,7 +195,7 @@ def build_openapi(settings: Settings, *, user_id_pattern: str | None = None) -> 
                         "description": "Ready.",
                         "content": {"application/json": {"schema": _ref("Ready")}},
                     },
-                    **_errors(503),
+                    **errors("readyz"),
                 },
             }
         },
@@ -243,7 +234,7 @@ def build_openapi(settings: Settings, *, user_id_pattern: str | None = None) -> 
                         "description": "HTML.",
                         "content": {"text/html": {"schema": {"type": "string"}}},
                     },
-                    **_errors(404),
+                    **_errors(("routing",), features, only=404),
                 },
             }
         }
@@ -264,7 +255,7 @@ def build_openapi(settings: Settings, *, user_id_pattern: str | None = None) -> 
                         "description": "The file.",
                         "content": {"*/*": {"schema": {"type": "string"}}},
                     },
-                    **_errors(404),
+                    **_errors(("routing",), features, only=404),
                 },
             }
         }
@@ -281,7 +272,7 @@ def build_openapi(settings: Settings, *, user_id_pattern: str | None = None) -> 
                         "description": "The decoded claims.",
                         "content": {"application/json": {"schema": _ref("Inspection")}},
                     },
-                    **_errors(400, 401, 408, 413, 415, 500),
+                    **errors("body", "auth", "inspect", "server"),
                 },
                 **({"security": security} if security is not None else {}),
             }
@@ -351,19 +342,60 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _errors(*statuses: int) -> dict[str, Any]:
+def configured_features(settings: Settings) -> set[str]:
+    """What is configured, in ``error_codes.Needs``'s words: which codes are possible."""
+    modes = settings.auth.modes
+    features: set[str] = {mode for mode in modes if mode in ("api_key", "jwt")}
+    if any(mode != "none" for mode in modes):
+        features.add("credentials")
+    jwt = settings.extensions.get("auth.jwt")
+    if "jwt" in modes and bool(getattr(jwt, "jwks_url", None)):
+        features.add("jwks")
+    if settings.extensions.get("hook") is not None:
+        features.add("hook")
+    limits = settings.extensions.get("rate_limit")
+    if getattr(limits, "per_ip", 0) or getattr(limits, "per_identity", 0):
+        features.add("rate_limit")
+        if bool(getattr(limits, "redis_url", None)):
+            features.add("redis")
+    if settings.demo:
+        features.add("demo")
+    return features
+
+
+def _errors(
+    steps: tuple[Step, ...], features: set[str], *, only: int | None = None
+) -> dict[str, Any]:
+    """The error responses of an operation that runs ``steps``, from ``error_codes``."""
     responses: dict[str, Any] = {}
-    for status in statuses:
+    for status, entries in codes_for(steps, features).items():
+        if only is not None and status != only:
+            continue
+        listed = "; ".join(f"`{e.code}`: {e.meaning}" for e in entries)
         response: dict[str, Any] = {
-            "description": f"Error codes: {ERROR_CODES[status]}.",
-            "content": {"application/json": {"schema": _ref("Error")}},
+            "description": f"Error codes: {listed}.",
+            "content": {"application/json": {"schema": _error_schema(entries)}},
         }
-        if status == 429:
+        if all(e.retry_after for e in entries):
             response["headers"] = {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}}
         if status == 405:
             response["headers"] = {"Allow": {"$ref": "#/components/headers/Allow"}}
         responses[str(status)] = response
     return responses
+
+
+def _error_schema(entries: list[Any]) -> dict[str, Any]:
+    """The Error schema with ``code`` narrowed to this response's codes."""
+    return {
+        "allOf": [
+            _ref("Error"),
+            {
+                "properties": {
+                    "error": {"properties": {"code": {"enum": [e.code for e in entries]}}}
+                }
+            },
+        ]
+    }
 
 
 def _schemas() -> dict[str, Any]:
@@ -379,7 +411,7 @@ def _schemas() -> dict[str, Any]:
                     "additionalProperties": False,
                     "required": ["code", "message"],
                     "properties": {
-                        "code": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"},
+                        "code": {"enum": sorted(ERROR_CODES)},
                         "message": {"type": "string"},
                     },
                 }

@@ -8,6 +8,7 @@ never clamped.
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Mapping
 from urllib.parse import parse_qsl
@@ -44,6 +45,71 @@ JSON_FIELDS: dict[TokenKind, tuple[str, ...]] = {
     "kit": (*_TOKEN_FIELDS, "user_name"),
 }
 _FLAGS = {"1": True, "0": False, "true": True, "false": False}
+
+# Browsers' cache-buster (jQuery's cache: false, many axios setups): ignored, exactly this name.
+CACHE_BUSTER = "_"
+
+# Spellings people reach for, folded (lower case, no "_" or "-"), -> the JSON name of the field.
+_ALIASES = {
+    "userid": "user_id",
+    "user": "user_id",
+    "uid": "user_id",
+    "roomid": "room_id",
+    "room": "room_id",
+    "ttl": "ttl",
+    "expiredts": "ttl",
+    "expire": "ttl",
+    "expires": "ttl",
+    "expiresin": "ttl",
+    "expiry": "ttl",
+    "effectivetime": "ttl",
+    "effectivetimeinseconds": "ttl",
+    "streamid": "stream_ids",
+    "streamids": "stream_ids",
+    "stream": "stream_ids",
+    "streams": "stream_ids",
+    "appid": "app_id",
+    "app": "app_id",
+    "username": "user_name",
+    "name": "user_name",
+    "publish": "publish",
+    "login": "login",
+}
+
+
+def _fold(name: str) -> str:
+    return name.lower().replace("_", "").replace("-", "")
+
+
+def suggestion(name: str, known: Mapping[str, str]) -> str | None:
+    """The known name ``name`` was probably meant to be, or None.
+
+    ``known`` maps each accepted name (as the caller spells it) to its JSON name, so one alias
+    table serves both spellings: ``room_id`` in a query suggests ``roomID``, ``roomID`` in a JSON
+    body suggests ``room_id``.
+    """
+    by_field = {field: spelled for spelled, field in known.items()}
+    field = _ALIASES.get(_fold(name))
+    if field in by_field:
+        return by_field[field]
+    folded = {_fold(spelled): spelled for spelled in known}
+    close = difflib.get_close_matches(_fold(name), list(folded), n=1, cutoff=0.75)
+    return folded[close[0]] if close else None
+
+
+def unknown(name: str, known: Mapping[str, str], what: str, note: str = "") -> HttpError:
+    """400 ``unknown_parameter`` naming ``name`` and, when one is close, the right spelling."""
+    guess = suggestion(name, known)
+    if note:
+        why = f": {note}"
+    elif guess is not None and guess != name:
+        why = f": did you mean {guess}?"
+    else:
+        why = "."
+    return bad(
+        f"unknown {what} {name[:40]!r}{why} The {what}s are {', '.join(known)}.",
+        "unknown_parameter",
+    )
 
 
 def parse_query(query: bytes) -> list[tuple[str, str]]:
@@ -90,6 +156,14 @@ def bad(message: str, code: str = "invalid_parameter") -> HttpError:
     return HttpError(400, code, message)
 
 
+def _elsewhere(name: str, kind: TokenKind, style: str) -> str:
+    """Where a name of the kit endpoint, sent to the plain one, belongs (userName)."""
+    kit_names = QUERY_NAMES["kit"] if style == "query" else JSON_FIELDS["kit"]
+    if kind == "token" and name in kit_names:
+        return "it belongs to /api/kit-token, not /api/token."
+    return ""
+
+
 class RequestParser:
     """Validates requests against the library's ID rules and the configured TTL bounds."""
 
@@ -116,7 +190,10 @@ class RequestParser:
                 if name in single:
                     raise bad(f"{name} is given more than once; give it once")
                 single[name] = value
-            # Other names (cache busters such as "_") are ignored, as browsers and SDKs add them.
+            elif name != CACHE_BUSTER:
+                # Ignoring it would hand out a token without the restriction the caller meant
+                # (?room_id=r1 for roomID: a token for any room, believed to be for r1).
+                raise unknown(name, names, "parameter", _elsewhere(name, kind, "query"))
         user_id = single.get("userID")
         if user_id is None:
             example = "userID=<the user's ID>&expired_ts=3600"
@@ -195,7 +272,8 @@ class RequestParser:
         allowed = JSON_FIELDS[kind]
         for name, value in data.items():
             if name not in allowed:
-                raise bad(f"unknown field {name[:40]!r}; the fields are {', '.join(allowed)}")
+                known = {field: field for field in allowed}
+                raise unknown(name, known, "field", _elsewhere(name, kind, "json"))
             if value is None:
                 raise bad(f"{name} is null: leave it out to use its default")
         user_id = data.get("user_id")

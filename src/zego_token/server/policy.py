@@ -8,8 +8,6 @@ for publishing learns it may not publish instead of receiving a token that fails
 
 from __future__ import annotations
 
-import re
-import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -18,9 +16,9 @@ from typing import ClassVar
 from ..limits import ZEGO_ID_RULE, follows_zego_id_rules
 from ._fields import read_fields
 from .contracts import ConfigError, HttpError, Identity, RequestContext, TokenRequest
+from .stream_template import StreamTemplate, TemplateError
 
 SECTION = "policy"
-_TEMPLATE_FIELDS = frozenset({"room_id", "user_id", "app_id"})
 
 
 def _deny(code: str, message: str) -> HttpError:
@@ -59,35 +57,23 @@ class PolicySettings:
                 "must list at least one non-empty pattern (remove the key to allow any room)",
             )
         if settings.stream_id_template:
-            _check_template(settings.stream_id_template)
+            try:
+                template = StreamTemplate.parse(settings.stream_id_template)
+            except TemplateError as error:
+                raise ConfigError(f"{SECTION}.stream_id_template", str(error)) from None
+            foreign = sorted(c for c in template.separators if not follows_zego_id_rules(c))
+            if foreign and settings.zego_id_rules:
+                raise ConfigError(
+                    f"{SECTION}.stream_id_template",
+                    f"the separator {foreign[0]!r} is not a character ZEGO allows in IDs, so no "
+                    f"stream ID could pass policy.zego_id_rules; use one such as '_', '@' or '~'",
+                )
         for key in ("min_ttl", "max_ttl"):
             if getattr(settings, key) < 0:
                 raise ConfigError(f"{SECTION}.{key}", "must be 0 (off) or a number of seconds")
         if settings.max_ttl and settings.min_ttl > settings.max_ttl:
             raise ConfigError(f"{SECTION}.min_ttl", "must not be greater than policy.max_ttl")
         return settings
-
-
-def _check_template(template: str) -> None:
-    try:
-        parts = list(string.Formatter().parse(template))
-    except ValueError as error:
-        raise ConfigError(
-            f"{SECTION}.stream_id_template", f"is not a valid template: {error}"
-        ) from None
-    for _, name, spec, conversion in parts:
-        if name is None:
-            continue
-        if name not in _TEMPLATE_FIELDS or spec or conversion:
-            raise ConfigError(
-                f"{SECTION}.stream_id_template",
-                f"unknown placeholder {{{name}}}; use {{room_id}}, {{user_id}} or {{app_id}}",
-            )
-
-
-def _glob_literal(value: str) -> str:
-    # IDs may contain * ? [ (ZEGO allows them); inside a template they must match themselves.
-    return re.sub(r"([*?\[])", r"[\1]", value)
 
 
 def _matches(value: str, patterns: Iterable[str]) -> bool:
@@ -99,6 +85,8 @@ class PolicyDecider:
 
     def __init__(self, settings: PolicySettings | None = None) -> None:
         self.settings = settings or PolicySettings()
+        text = self.settings.stream_id_template
+        self.template = StreamTemplate.parse(text) if text else None
 
     async def decide(
         self, identity: Identity, request: TokenRequest, context: RequestContext
@@ -167,7 +155,7 @@ class PolicyDecider:
 
     def _check_streams(self, identity: Identity, request: TokenRequest) -> None:
         granted = identity.grants.stream_ids
-        template = self.settings.stream_id_template
+        template = self.template
         if request.stream_ids is None:
             # "Any stream" is only possible when nothing restricts stream IDs.
             if request.publish and (granted is not None or template) and request.room_id:
@@ -177,26 +165,43 @@ class PolicyDecider:
                 )
             return
         pattern = ""
-        if template:
-            pattern = template.format(
-                room_id=_glob_literal(request.room_id or ""),
-                user_id=_glob_literal(request.user_id),
-                app_id=str(request.app_id),
-            )
+        if template is not None:
+            pattern = self._template_glob(template, request)
         for stream_id in request.stream_ids:
             if granted is not None and not _matches(stream_id, granted):
                 raise _deny(
                     "stream_id_not_allowed", f"your sign-in does not allow stream {stream_id!r}"
                 )
-            if pattern and not fnmatchcase(stream_id, pattern):
+            if template is not None and not fnmatchcase(stream_id, pattern):
                 raise _deny(
                     "stream_id_not_allowed",
-                    f"stream {stream_id!r} does not follow the template {template!r}",
+                    f"stream {stream_id!r} does not follow the template {template.text!r}",
                 )
             if self.settings.zego_id_rules and not follows_zego_id_rules(stream_id):
                 raise _deny(
                     "stream_id_rules", f"a stream ID breaks ZEGO's ID rules: {ZEGO_ID_RULE}"
                 )
+
+    @staticmethod
+    def _template_glob(template: StreamTemplate, request: TokenRequest) -> str:
+        """The glob of the request's stream IDs; refuses a pair whose streams are ambiguous."""
+        if request.room_id is None:
+            raise _deny("stream_id_not_allowed", "stream IDs need a room: pass roomID (room_id)")
+        for what, value in (("user ID", request.user_id), ("room ID", request.room_id)):
+            separator = template.separator_in(value)
+            if separator is not None:
+                # Without this, user "bob" could publish "r_bob_smith_cam", the stream of user
+                # "bob_smith" under "{room_id}_{user_id}_*" (docs/auth.md, "Stream IDs").
+                raise _deny(
+                    "stream_id_ambiguous",
+                    f"the {what} {value[:64]!r} contains {separator!r}, which separates the IDs "
+                    f"in this server's stream ID template {template.text!r}: its stream IDs "
+                    f"could be another user's, so it may not name stream IDs here; ask with "
+                    f"publish=0 and no streamID, or use an ID without {separator!r}",
+                )
+        return template.glob(
+            room_id=request.room_id, user_id=request.user_id, app_id=request.app_id
+        )
 
     def _check_ttl(self, identity: Identity, request: TokenRequest) -> None:
         bounds = [

@@ -6,9 +6,20 @@ set to the seconds until the window closes. Fixed windows cost O(1) memory per k
 round trip; the price is that a client timing its bursts at a window's end and the next one's
 start can get up to twice ``limit`` in a span of ``window`` seconds.
 
+Per-IP limits count an IPv4 client per address and an IPv6 client per ``ipv6_prefix`` network
+(default /64): one host is routinely given a whole /64, so per address it would have 2^64
+buckets.
+
+The in-memory limiter tracks at most ``max_keys`` windows. At the cap it drops expired windows
+first; if every window is still open, a key it is not tracking yet is refused with 503
+``rate_limit_unavailable`` (fail closed, a metric, a throttled log line) while keys it tracks
+are still counted: memory stays bounded whatever stream of distinct keys arrives.
+
 With Redis the count is one Lua script (INCR, PEXPIRE on the first hit, PTTL) so concurrent
-workers and instances never race. If Redis cannot be reached the limiter fails closed: requests
-get 503 ``rate_limit_unavailable`` rather than bypassing the limit.
+workers and instances never race. A pooled connection found dead (Redis restarted) is retried
+once on a fresh connection, so a restart costs no request; if Redis cannot be reached the
+limiter fails closed: requests get 503 ``rate_limit_unavailable`` rather than bypassing the
+limit, and the log says so once a second per cause, with the count of lines held back.
 """
 
 from __future__ import annotations
@@ -17,12 +28,13 @@ import ipaddress
 import logging
 import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ._fields import read_fields
 from .contracts import ConfigError, HttpError, RateDecision, RateLimiter
+from .logs import Throttle
 
 log = logging.getLogger("zego_token.server.ratelimit")
 
@@ -42,6 +54,8 @@ class RateLimitSettings:
         "key_prefix": str,
         "trusted_proxies": list,
         "redis_timeout": float,
+        "ipv6_prefix": int,
+        "max_keys": int,
     }
 
     per_identity: int = 0
@@ -51,6 +65,8 @@ class RateLimitSettings:
     key_prefix: str = "zego-token:rl:"
     trusted_proxies: tuple[Network, ...] = ()
     redis_timeout: float = 0.5
+    ipv6_prefix: int = 64
+    max_keys: int = 200_000
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, object]) -> RateLimitSettings:
@@ -78,7 +94,33 @@ class RateLimitSettings:
             )
         if settings.redis_timeout <= 0:
             raise ConfigError(f"{SECTION}.redis_timeout", "must be greater than 0 seconds")
+        if not 32 <= settings.ipv6_prefix <= 128:
+            raise ConfigError(
+                f"{SECTION}.ipv6_prefix",
+                "must be 32..128 (the IPv6 prefix length one client is counted by; 64 is usual)",
+            )
+        if settings.max_keys < 1:
+            raise ConfigError(
+                f"{SECTION}.max_keys", "must be a positive number of windows (default 200000)"
+            )
         return settings
+
+
+def ip_key_function(ipv6_prefix: int) -> Callable[[str], str]:
+    """The per-IP limiter's key for a client address: ``ip:<IPv4 address>`` or
+    ``ip:<IPv6 network>/<prefix>``; an unparsable address is its own key."""
+    suffix = f"/{ipv6_prefix}"
+
+    def ip_key(address: str) -> str:
+        if ":" not in address:
+            return "ip:" + address  # IPv4 (the common case): no parsing on the hot path
+        parsed = _parse_ip(address)
+        if not isinstance(parsed, ipaddress.IPv6Address):
+            return "ip:" + (address if parsed is None else str(parsed))
+        network = ipaddress.IPv6Network((parsed, ipv6_prefix), strict=False)
+        return f"ip:{network.network_address}{suffix}"
+
+    return ip_key
 
 
 def client_ip(peer: str, headers: Mapping[str, str], trusted_proxies: Iterable[Network]) -> str:
@@ -124,30 +166,74 @@ def _parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None
 
 
 class MemoryRateLimiter:
-    """Per-process fixed windows; with N workers each admits ``limit`` (use Redis to share)."""
+    """Per-process fixed windows; with N workers each admits ``limit`` (use Redis to share).
+
+    At most ``max_keys`` windows are kept (about 230 bytes each: docs/security.md)."""
 
     _SWEEP_EVERY = 10_000
+    _FULL_SWEEP_SECONDS = 1.0  # at the cap, look for expired windows at most this often
 
-    def __init__(self) -> None:
+    def __init__(
+        self, *, max_keys: int = 200_000, on_full: Callable[[], None] | None = None
+    ) -> None:
         self._windows: dict[str, tuple[int, float]] = {}  # key -> (count, window end)
         self._hits = 0
+        self._next_sweep_hit = self._SWEEP_EVERY
+        self.max_keys = max_keys
+        self._on_full = on_full
+        self._next_full_sweep = 0.0
+        self._earliest_end = 0.0
+        self._throttle = Throttle()
 
     async def hit(self, key: str, limit: int, window: int) -> RateDecision:
         # No await between read and write: on one event loop this is atomic.
         now = time.monotonic()
         self._hits += 1
-        if self._hits % self._SWEEP_EVERY == 0:
+        if self._hits >= self._next_sweep_hit:
             self._sweep(now)
-        count, end = self._windows.get(key, (0, 0.0))
+            # A sweep visits every key: sweeping after as many hits as there are keys keeps
+            # its cost O(1) per hit, however many keys there are.
+            self._next_sweep_hit = self._hits + max(self._SWEEP_EVERY, len(self._windows))
+        current = self._windows.get(key)
+        if current is None and len(self._windows) >= self.max_keys:
+            self._make_room(now)  # may replace self._windows
+        count, end = current or (0, 0.0)
         if end <= now:
             count, end = 0, now + window
         count += 1
         self._windows[key] = (count, end)
         return _decision(count, limit, (end - now) * 1000)
 
+    def _make_room(self, now: float) -> None:
+        """Drop expired windows, or refuse the new key if none has expired (fail closed)."""
+        if now >= self._next_full_sweep:
+            # An O(n) pass, so at most once a second: a flood of new keys at the cap must not
+            # turn every request into a sweep of the whole table.
+            self._sweep(now)
+            self._next_full_sweep = now + self._FULL_SWEEP_SECONDS
+        if len(self._windows) < self.max_keys:
+            return
+        if self._on_full is not None:
+            self._on_full()
+        suppressed = self._throttle.allow("full")
+        if suppressed is not None:
+            log.warning(
+                "rate limiter full: refusing new clients until windows expire",
+                extra={"max_keys": self.max_keys, "suppressed": suppressed},
+            )
+        retry = max(1, math.ceil(max(self._earliest_end, self._next_full_sweep) - now))
+        raise HttpError(
+            503,
+            "rate_limit_unavailable",
+            "the server is tracking as many clients as it can (rate_limit.max_keys); "
+            f"try again in {retry} s",
+            headers={"Retry-After": str(retry)},
+        )
+
     def _sweep(self, now: float) -> None:
         # Bounds memory to the keys seen within one window.
         self._windows = {k: v for k, v in self._windows.items() if v[1] > now}
+        self._earliest_end = min((v[1] for v in self._windows.values()), default=now)
 
     async def ready(self) -> bool:
         return True
@@ -176,20 +262,29 @@ class RedisRateLimiter:
     """Fixed windows kept in Redis, shared by every worker and instance using the same prefix."""
 
     def __init__(self, url: str, *, key_prefix: str, timeout: float) -> None:
-        import redis.asyncio as redis_asyncio  # imported here: the in-memory path needs no Redis
+        # imported here: the in-memory path needs no Redis
+        import redis.asyncio as redis_asyncio
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+        from redis.exceptions import ConnectionError as RedisConnectionError
 
         # A blocking pool queues requests for a connection (up to ``timeout``) instead of
         # failing them when more requests are in flight than the pool has connections.
+        # After a Redis restart every pooled socket is dead: one retry, at once, on a fresh
+        # connection (redis-py disconnects the failed one first) turns that into no error at
+        # all. Only connection errors are retried: a timeout retried would double the wait.
         pool = redis_asyncio.BlockingConnectionPool.from_url(
             url,
             max_connections=64,
             timeout=timeout,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         )
         self._redis: Any = redis_asyncio.Redis(connection_pool=pool)
         self._script = self._redis.register_script(_HIT_SCRIPT)
         self._prefix = key_prefix
+        self._throttle = Throttle()
 
     async def hit(self, key: str, limit: int, window: int) -> RateDecision:
         import redis.exceptions
@@ -198,7 +293,14 @@ class RedisRateLimiter:
             count, ttl_ms = await self._script(keys=[self._prefix + key], args=[window * 1000])
         except (redis.exceptions.RedisError, OSError) as error:
             # Fail closed: an outage must not switch rate limiting off.
-            log.error("rate limit store unreachable: %s", type(error).__name__)
+            cause = type(error).__name__
+            suppressed = self._throttle.allow(cause)
+            if suppressed is not None:
+                log.error(
+                    "rate limit store unreachable: %s",
+                    cause,
+                    extra={"cause": cause, "suppressed": suppressed},
+                )
             raise HttpError(
                 503,
                 "rate_limit_unavailable",
@@ -228,9 +330,13 @@ def _decision(count: int, limit: int, ms_left: float) -> RateDecision:
     )
 
 
-def build_rate_limiter(settings: RateLimitSettings) -> RateLimiter:
+def build_rate_limiter(
+    settings: RateLimitSettings, *, on_full: Callable[[], None] | None = None
+) -> RateLimiter:
+    """The limiter for ``settings``; ``on_full`` is called for each request the in-memory
+    limiter refuses at its ``max_keys`` cap (a metric)."""
     if settings.redis_url:
         return RedisRateLimiter(
             settings.redis_url, key_prefix=settings.key_prefix, timeout=settings.redis_timeout
         )
-    return MemoryRateLimiter()
+    return MemoryRateLimiter(max_keys=settings.max_keys, on_full=on_full)

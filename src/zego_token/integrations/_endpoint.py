@@ -1,0 +1,262 @@
+"""The embedded endpoints' one implementation, whatever the framework: a ``Call`` (what an
+adapter read from its framework's request) and the app's ``authorize`` answer become a
+``Reply`` (status, headers, body) through the standalone server's own ``TokenPipeline``.
+
+An adapter only translates: it fills a ``Call``, calls ``handle_async`` or ``handle_sync``, and
+turns the ``Reply`` into its framework's response. The order of the steps is the server's:
+the request is parsed first (a bad request is a 400 even from a stranger), then ``authorize``
+is asked (``None``: 401), then the grants, policy and hook decide and the token is minted.
+
+Exceptions raised by ``authorize`` are the app's own and reach its framework unchanged, so
+``HTTPException``, ``PermissionDenied`` or ``abort(403)`` there work as usual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import threading
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+from typing import Any, Generic, NamedTuple, TypeVar
+
+from ..issuer import TokenIssuer
+from ..server.config import App, ServerSettings, Settings, TokenSettings
+from ..server.contracts import Decider, Identity, RequestContext, TokenKind, TokenRequest
+from ..server.hooks import HookDecider, HookFunction, HookSettings
+from ..server.http import JSON_HEADERS_TEXT
+from ..server.pipeline import (
+    INTERNAL_ERROR,
+    TokenPipeline,
+    error_body,
+    http_error,
+    identity_or_refuse,
+    method_not_allowed,
+)
+from ..server.policy import PolicyDecider, PolicySettings
+
+log = logging.getLogger("zego_token.integrations")
+
+R = TypeVar("R")  # the framework's request type
+T = TypeVar("T")
+
+IdentityAnswer = Identity | None
+Authorize = Callable[[R], IdentityAnswer | Awaitable[IdentityAnswer]]
+
+#: The endpoints under the mount point, and the kind of token each issues.
+ENDPOINTS: dict[str, TokenKind] = {"token": "token", "kit-token": "kit"}
+#: Methods the adapters route to the endpoint, so that a wrong one gets this package's 405 JSON
+#: rather than the framework's own page. OPTIONS and HEAD stay with the framework (CORS).
+ROUTED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+_ALLOW = "GET, POST"
+_HIDDEN = frozenset(("authorization", "cookie", "proxy-authorization"))
+
+
+class Reply(NamedTuple):
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+class Call:
+    """One request as the pipeline sees it (implements ``pipeline.Exchange``)."""
+
+    __slots__ = (
+        "_context",
+        "app_id",
+        "client",
+        "content_length",
+        "content_type",
+        "header_pairs",
+        "identity",
+        "method",
+        "path",
+        "query",
+        "user_id",
+    )
+
+    def __init__(
+        self,
+        *,
+        method: str,
+        path: str,
+        query: bytes,
+        content_type: str | None,
+        content_length: str | None,
+        client: str,
+        header_pairs: Iterable[tuple[str, str]],
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.query = query
+        self.content_type = content_type
+        self.content_length = content_length or None  # WSGI gives "" for "no body"
+        self.client = client
+        self.header_pairs = header_pairs
+        self.identity: Identity | None = None
+        self.user_id: str | None = None
+        self.app_id: int | None = None
+        self._context: RequestContext | None = None
+
+    def context(self, client_ip: Callable[[str, Mapping[str, str]], str] | None) -> RequestContext:
+        # The app's own middleware (ProxyFix, Django's settings) decides what the client's
+        # address is; the pipeline's client_ip is unset here.
+        if self._context is None:
+            headers: dict[str, str] = {}
+            for name, value in self.header_pairs:
+                key = name.lower()
+                if key not in _HIDDEN:
+                    headers[key] = f"{headers[key]}, {value}" if key in headers else value
+            self._context = RequestContext(
+                client_ip=self.client, method=self.method, path=self.path, headers=headers
+            )
+        return self._context
+
+
+async def _identified(call: Call, context: RequestContext) -> tuple[Identity, str]:
+    identity = call.identity
+    assert identity is not None  # set by handle_* before the pipeline runs
+    return identity, f"{identity.method}:{identity.subject}"
+
+
+class TokenEndpoint(Generic[R]):
+    """The ``/token`` and ``/kit-token`` endpoints for one ``TokenIssuer``.
+
+    ``policy`` takes the server's ``[policy]`` settings (a ``PolicySettings`` or the same
+    mapping as the TOML section); ZEGO's ID rules apply by default, as on the server.
+    ``hook`` is a function of ``HookContext`` returning ``Allow``/``Deny``/bool, sync or
+    async, as the server's ``[hook]``.
+    """
+
+    def __init__(
+        self,
+        issuer: TokenIssuer,
+        authorize: Authorize[R],
+        *,
+        policy: PolicySettings | Mapping[str, object] | None = None,
+        hook: HookFunction | None = None,
+        hook_timeout: float = 2.0,
+        max_body_bytes: int = 16384,
+    ) -> None:
+        if not isinstance(issuer, TokenIssuer):
+            raise TypeError(f"issuer must be a TokenIssuer, got {type(issuer).__name__}")
+        if not callable(authorize):
+            raise TypeError("authorize must be a function of the request returning an Identity")
+        self.authorize = authorize
+        self._authorize_is_async = inspect.iscoroutinefunction(authorize)
+        settings = Settings(
+            apps=(App(issuer.app_id, issuer.server_secret),),
+            server=ServerSettings(max_body_bytes=max_body_bytes),
+            token=TokenSettings(
+                default_ttl=issuer.default_ttl,
+                min_ttl=issuer.min_ttl,
+                max_ttl=issuer.max_ttl,
+                default_mode=issuer.mode,
+            ),
+        )
+        if policy is None:
+            policy = PolicySettings()
+        elif not isinstance(policy, PolicySettings):
+            policy = PolicySettings.from_mapping(policy)
+        deciders: list[Decider] = [PolicyDecider(policy)]
+        if hook is not None:
+            name = f"{getattr(hook, '__module__', '?')}:{getattr(hook, '__qualname__', 'hook')}"
+            deciders.append(HookDecider(hook, HookSettings(function=name, timeout=hook_timeout)))
+        self.pipeline: TokenPipeline[Call] = TokenPipeline(
+            settings, identify=_identified, deciders=deciders
+        )
+
+    # -- the two ways to run it ---------------------------------------------------------------
+
+    async def handle_async(
+        self, kind: TokenKind, call: Call, request: R, body: Callable[[], Awaitable[bytes]]
+    ) -> Reply:
+        """For async frameworks (FastAPI, Starlette); ``authorize`` may be sync or async."""
+        try:
+            if call.method == "POST":
+                self._check_post(call)
+                parsed = self._parse(kind, call, await body())
+            else:
+                parsed = self._parse(kind, call, b"")
+        except Exception as exc:
+            return self.refuse(exc)
+        answer = self.authorize(request)
+        if inspect.isawaitable(answer):
+            answer = await answer
+        try:
+            call.identity = identity_or_refuse(answer)
+            return Reply(200, JSON_HEADERS_TEXT, await self.pipeline.issue(call, parsed))
+        except Exception as exc:
+            return self.refuse(exc)
+
+    def handle_sync(
+        self, kind: TokenKind, call: Call, request: R, body: Callable[[], bytes]
+    ) -> Reply:
+        """For WSGI frameworks (Flask, Django). ``authorize`` runs in the calling thread, outside
+        any event loop, so it may use the ORM and the session as any view does; an async one
+        runs on this thread's private loop, as do the policy and the hook."""
+        try:
+            if call.method == "POST":
+                self._check_post(call)
+                parsed = self._parse(kind, call, body())
+            else:
+                parsed = self._parse(kind, call, b"")
+        except Exception as exc:
+            return self.refuse(exc)
+        answer = self.authorize(request)
+        if inspect.isawaitable(answer):
+            answer = run_on_thread_loop(_awaited(answer))
+        try:
+            call.identity = identity_or_refuse(answer)
+            return Reply(
+                200, JSON_HEADERS_TEXT, run_on_thread_loop(self.pipeline.issue(call, parsed))
+            )
+        except Exception as exc:
+            return self.refuse(exc)
+
+    # -- shared steps -------------------------------------------------------------------------
+
+    def _check_post(self, call: Call) -> None:
+        self.pipeline.check_json_request(_latin1(call.content_type), _latin1(call.content_length))
+
+    def _parse(self, kind: TokenKind, call: Call, body: bytes) -> TokenRequest:
+        if call.method == "GET":
+            return self.pipeline.from_query(call.query, kind)
+        if call.method == "POST":
+            if len(body) > self.pipeline.max_body:
+                raise self.pipeline.too_large()  # a chunked body has no Content-Length
+            return self.pipeline.from_json(body, kind)
+        raise method_not_allowed(call.method, call.path[:100], _ALLOW)
+
+    @staticmethod
+    def refuse(exc: Exception) -> Reply:
+        refusal = http_error(exc)
+        if refusal is None:
+            # Ours, not the client's: logged with its traceback, answered without it.
+            log.error("the token endpoint failed unexpectedly", exc_info=exc)
+            return Reply(500, JSON_HEADERS_TEXT, INTERNAL_ERROR)
+        headers = JSON_HEADERS_TEXT
+        if refusal.headers:
+            headers = headers + [(k.lower(), v) for k, v in refusal.headers.items()]
+        return Reply(refusal.status, headers, error_body(refusal))
+
+
+async def _awaited(answer: Awaitable[T]) -> T:
+    return await answer
+
+
+_thread_loops = threading.local()
+
+
+def run_on_thread_loop(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine`` to completion on this thread's own event loop (made once per thread):
+    a WSGI worker thread has none, and a new loop per request would cost more than the token."""
+    loop: asyncio.AbstractEventLoop | None = getattr(_thread_loops, "loop", None)
+    if loop is None or loop.is_closed():
+        loop = asyncio.new_event_loop()
+        _thread_loops.loop = loop
+    return loop.run_until_complete(coroutine)
+
+
+def _latin1(value: str | None) -> bytes | None:
+    return None if value is None else value.encode("latin-1", "replace")

@@ -1,0 +1,80 @@
+"""FastAPI (and Starlette) adapter: ``app.include_router(token_router(issuer, authorize=...),
+prefix="/api/zego")`` serves ``GET|POST /api/zego/token`` and ``/api/zego/kit-token``.
+
+``authorize(request)`` gets Starlette's ``Request`` and may be sync or async.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from ..issuer import TokenIssuer
+from ..server.contracts import TokenKind
+from ..server.hooks import HookFunction
+from ..server.policy import PolicySettings
+from ._endpoint import ENDPOINTS, ROUTED_METHODS, Authorize, Call, TokenEndpoint
+
+__all__ = ["token_router"]
+
+
+def token_router(
+    issuer: TokenIssuer,
+    *,
+    authorize: Authorize[Request],
+    policy: PolicySettings | Mapping[str, object] | None = None,
+    hook: HookFunction | None = None,
+    hook_timeout: float = 2.0,
+    max_body_bytes: int = 16384,
+) -> APIRouter:
+    """An ``APIRouter`` with the ``token`` and ``kit-token`` endpoints; mount it with a prefix."""
+    endpoint: TokenEndpoint[Request] = TokenEndpoint(
+        issuer,
+        authorize,
+        policy=policy,
+        hook=hook,
+        hook_timeout=hook_timeout,
+        max_body_bytes=max_body_bytes,
+    )
+    router = APIRouter()
+    for name, kind in ENDPOINTS.items():
+        view = _view(endpoint, kind)
+        what = "kit token" if kind == "kit" else "token"
+        for method in ROUTED_METHODS:
+            # One route per method, so each has its own operation ID; only GET and POST are
+            # documented, the others exist to answer 405 in this package's JSON.
+            router.add_api_route(
+                f"/{name}",
+                view,
+                methods=[method],
+                response_class=Response,
+                operation_id=f"zego_{name.replace('-', '_')}_{method.lower()}",
+                summary=f"A ZEGO {what} for the signed-in user",
+                include_in_schema=method in ("GET", "POST"),
+            )
+    return router
+
+
+def _view(
+    endpoint: TokenEndpoint[Request], kind: TokenKind
+) -> Callable[[Request], Awaitable[Response]]:
+    async def view(request: Request) -> Response:
+        client = request.client
+        call = Call(
+            method=request.method,
+            path=request.url.path,
+            query=request.scope.get("query_string", b""),
+            content_type=request.headers.get("content-type"),
+            content_length=request.headers.get("content-length"),
+            client=client.host if client else "",
+            header_pairs=request.headers.items(),
+        )
+        reply = await endpoint.handle_async(kind, call, request, request.body)
+        response = Response(content=reply.body, status_code=reply.status)
+        for name, value in reply.headers:
+            response.headers[name] = value
+        return response
+
+    return view

@@ -1,0 +1,75 @@
+"""Flask adapter: ``app.register_blueprint(token_blueprint(issuer, authorize=...),
+url_prefix="/api/zego")`` serves ``GET|POST /api/zego/token`` and ``/api/zego/kit-token``.
+
+``authorize(request)`` gets Flask's ``request`` and runs in the request's thread, so it may use
+``flask_login.current_user``, ``session`` and the database as any view does.
+
+CSRF: the POST endpoints take only ``Content-Type: application/json``, which a cross-site page
+cannot send without a CORS preflight this blueprint never answers, and a cross-site form post
+(``text/plain``, ``x-www-form-urlencoded``) is refused with 415; a cross-site GET cannot read
+the response. So no CSRF token is needed; with Flask-WTF's ``CSRFProtect``, exempt the
+blueprint (``csrf.exempt(blueprint)``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from flask import Blueprint, Request, Response, request
+
+from ..issuer import TokenIssuer
+from ..server.contracts import TokenKind
+from ..server.hooks import HookFunction
+from ..server.policy import PolicySettings
+from ._endpoint import ENDPOINTS, ROUTED_METHODS, Authorize, Call, TokenEndpoint
+
+__all__ = ["token_blueprint"]
+
+
+def token_blueprint(
+    issuer: TokenIssuer,
+    *,
+    authorize: Authorize[Request],
+    policy: PolicySettings | Mapping[str, object] | None = None,
+    hook: HookFunction | None = None,
+    hook_timeout: float = 2.0,
+    max_body_bytes: int = 16384,
+    name: str = "zego_token",
+) -> Blueprint:
+    """A ``Blueprint`` with the ``token`` and ``kit-token`` endpoints; register it with a
+    ``url_prefix``. ``name`` must be unique among the app's blueprints."""
+    endpoint: TokenEndpoint[Request] = TokenEndpoint(
+        issuer,
+        authorize,
+        policy=policy,
+        hook=hook,
+        hook_timeout=hook_timeout,
+        max_body_bytes=max_body_bytes,
+    )
+    blueprint = Blueprint(name, __name__)
+    for path, kind in ENDPOINTS.items():
+        blueprint.add_url_rule(
+            f"/{path}",
+            endpoint=path.replace("-", "_"),
+            view_func=_view(endpoint, kind),
+            methods=list(ROUTED_METHODS),
+        )
+    return blueprint
+
+
+def _view(endpoint: TokenEndpoint[Request], kind: TokenKind) -> Callable[[], Response]:
+    def view() -> Response:
+        req: Request = request._get_current_object()  # type: ignore[attr-defined]
+        call = Call(
+            method=req.method,
+            path=req.path,
+            query=req.query_string,
+            content_type=req.headers.get("Content-Type"),
+            content_length=req.headers.get("Content-Length"),
+            client=req.remote_addr or "",
+            header_pairs=req.headers.items(),
+        )
+        reply = endpoint.handle_sync(kind, call, req, req.get_data)
+        return Response(reply.body, status=reply.status, headers=reply.headers)
+
+    return view

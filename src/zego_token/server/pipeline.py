@@ -1,0 +1,214 @@
+"""The token pipeline every endpoint runs, standalone or embedded in an app's own framework.
+
+A parsed ``TokenRequest`` and whoever asks become a decision and a token: rate limit per client
+IP -> identify -> rate limit per identity -> deciders (policy, then hook) -> mint. The error
+codes, their statuses and the response bodies are defined here once. Nothing here knows HTTP
+servers or web frameworks: an adapter (``server.http`` for Granian/ASGI, ``integrations.*``
+for FastAPI, Flask and Django) reads its request into an ``Exchange`` and writes the answer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Generic, Protocol, TypeVar
+
+from ..errors import InvalidParameter
+from .config import Settings
+from .contracts import (
+    Decider,
+    HttpError,
+    Identity,
+    RateDecision,
+    RateLimiter,
+    RequestContext,
+    TokenKind,
+    TokenRequest,
+)
+from .mint import Minter
+from .params import RequestParser
+
+ClientIp = Callable[[str, Mapping[str, str]], str]
+
+INTERNAL_ERROR = json.dumps(
+    {
+        "error": {
+            "code": "internal_error",
+            "message": "the server failed unexpectedly; the error is logged with its time, "
+            "retry and report it if it persists",
+        }
+    }
+).encode()
+
+
+class Exchange(Protocol):
+    """One request as the pipeline sees it. The pipeline records on it what logs need."""
+
+    user_id: str | None
+    app_id: int | None
+
+    def context(self, client_ip: ClientIp | None) -> RequestContext: ...
+
+
+E = TypeVar("E", bound=Exchange)
+
+# Who asks: the identity, and ``method:subject`` (the name logs and per-identity limits use).
+# Raises ``HttpError`` 401 for a caller it does not accept.
+Identify = Callable[[E, RequestContext], Awaitable[tuple[Identity, str]]]
+
+
+class RateLimits:
+    """The per-IP and per-identity limits in one window; a limit of 0 is off."""
+
+    __slots__ = ("ip_key", "limiter", "per_identity", "per_ip", "window")
+
+    def __init__(
+        self,
+        limiter: RateLimiter,
+        *,
+        per_ip: int,
+        per_identity: int,
+        window: int,
+        ip_key: Callable[[str], str] = "ip:".__add__,
+    ):
+        self.limiter = limiter
+        self.per_ip = per_ip
+        self.per_identity = per_identity
+        self.window = window
+        # The per-IP bucket's key: IPv6 clients are counted per network (rate_limit.ipv6_prefix).
+        self.ip_key = ip_key
+
+    def refused(self, decision: RateDecision) -> HttpError:
+        retry = max(1, decision.retry_after)
+        return HttpError(
+            429,
+            "rate_limited",
+            f"too many requests: at most {decision.limit} per {self.window} s; retry in {retry} s",
+            headers={"retry-after": str(retry)},
+        )
+
+
+def _ignore_issued(app_id: int, mode: str, kind: TokenKind) -> None:
+    pass
+
+
+class TokenPipeline(Generic[E]):
+    """Parses, decides and mints for one configuration (apps, TTL bounds, mode)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        identify: Identify[E],
+        deciders: Sequence[Decider] = (),
+        rate_limits: RateLimits | None = None,
+        client_ip: ClientIp | None = None,
+        on_issued: Callable[[int, str, TokenKind], None] = _ignore_issued,
+    ) -> None:
+        self.parser = RequestParser(settings)
+        self.minter = Minter(settings)
+        self.identify = identify
+        self.deciders = tuple(deciders)
+        self.rate_limits = rate_limits
+        self.client_ip = client_ip
+        self.on_issued = on_issued
+        self.max_body = settings.server.max_body_bytes
+        # Bound once: the adapters call these per request.
+        self.from_query = self.parser.from_query
+        self.from_json = self.parser.from_json
+
+    async def issue(self, exchange: E, request: TokenRequest) -> bytes:
+        """The token response body for ``request``, or ``HttpError``/``InvalidParameter``.
+
+        The hot path: one coroutine for the whole pipeline, awaiting only the steps' own calls.
+        """
+        exchange.user_id = request.user_id
+        exchange.app_id = request.app_id
+        context = exchange.context(self.client_ip)
+        limits = self.rate_limits
+        if limits is not None and limits.per_ip:
+            decision = await limits.limiter.hit(
+                limits.ip_key(context.client_ip), limits.per_ip, limits.window
+            )
+            if not decision.allowed:
+                raise limits.refused(decision)
+        identity, subject = await self.identify(exchange, context)
+        if limits is not None and limits.per_identity and identity.method != "none":
+            decision = await limits.limiter.hit(subject, limits.per_identity, limits.window)
+            if not decision.allowed:
+                raise limits.refused(decision)
+        for decider in self.deciders:
+            request = await decider.decide(identity, request, context)
+        exchange.user_id = request.user_id
+        minted = self.minter.mint(request)
+        self.on_issued(request.app_id, self.minter.mode, request.kind)
+        return minted.json()
+
+    def check_json_request(self, content_type: bytes | None, content_length: bytes | None) -> None:
+        """A POST's headers before its body is read: JSON only, and not larger than allowed."""
+        media = (content_type or b"").split(b";", 1)[0].strip().lower()
+        if media != b"application/json":
+            raise HttpError(
+                415,
+                "unsupported_media_type",
+                "send the body as JSON with Content-Type: application/json",
+            )
+        if content_length is not None:
+            if not content_length.isdigit():
+                raise HttpError(400, "invalid_parameter", "Content-Length is not a number")
+            if int(content_length) > self.max_body:
+                raise self.too_large()
+
+    def too_large(self) -> HttpError:
+        return HttpError(
+            413,
+            "body_too_large",
+            f"the body is larger than {self.max_body} bytes (server.max_body_bytes); a token "
+            "request is a few hundred bytes",
+        )
+
+
+def http_error(exc: Exception) -> HttpError | None:
+    """The client-caused refusal ``exc`` stands for, or None for a failure of ours (a 500)."""
+    if isinstance(exc, HttpError):
+        return exc
+    if isinstance(exc, InvalidParameter):
+        return HttpError(400, "invalid_parameter", str(exc))
+    return None
+
+
+def error_body(exc: HttpError) -> bytes:
+    """``{"error": {"code", "message"}}``: the one error shape of every endpoint."""
+    return json.dumps(
+        {"error": {"code": exc.code, "message": exc.message}}, separators=(",", ":")
+    ).encode()
+
+
+def method_not_allowed(method: str, where: str, allow: str) -> HttpError:
+    return HttpError(
+        405,
+        "method_not_allowed",
+        f"{method[:20]} is not allowed on {where}; use {allow}",
+        headers={"allow": allow},
+    )
+
+
+def unauthenticated() -> HttpError:
+    return HttpError(
+        401,
+        "missing_credentials",
+        "sign in first: this endpoint issues tokens only to signed-in users",
+    )
+
+
+def identity_or_refuse(identity: object) -> Identity:
+    """An ``authorize`` callback's answer: an ``Identity``, or None for "not signed in" (401).
+    Anything else is a bug in the callback, reported as such instead of guessed at."""
+    if identity is None:
+        raise unauthenticated()
+    if not isinstance(identity, Identity):
+        raise TypeError(
+            f"authorize returned {type(identity).__name__}; return an Identity, or None for "
+            "a request that is not signed in"
+        )
+    return identity
