@@ -45,10 +45,15 @@ NOT_PORTABLE = {
     "tests/test_auth_jwt.py": "server internals, a test identity provider",
     "tests/test_bench_smoke.py": "bench/ scripts and the reference generator's dev packages",
     "tests/test_deploy_manifests.py": "deploy/ files and pyyaml",
+    "tests/test_fresh_clone.py": "git and the repository's history",
     "tests/test_hooks.py": "server internals",
+    "tests/test_jwks_cache.py": "server internals, a test identity provider",
+    "tests/test_limiter_memory_bench.py": "bench/ scripts",
     "tests/test_packaging.py": "the repository's files, actionlint and the dev extra",
+    "tests/test_plain_install.py": "builds its own venv from the source tree",
     "tests/test_policy.py": "server internals",
     "tests/test_ratelimit.py": "a real redis-server",
+    "tests/test_stream_ids.py": "server internals (the policy)",
 }
 # What a portable test may import besides the standard library: the package, its dependency,
 # and the `test` extra.
