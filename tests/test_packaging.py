@@ -224,7 +224,7 @@ def test_the_workflows_pass_actionlint() -> None:
     actionlint = BIN / "actionlint"
     assert actionlint.is_file(), "actionlint is part of the dev extra: pip install -e '.[dev]'"
     files = sorted(str(p) for p in WORKFLOWS.glob("*.yml"))
-    assert [Path(f).name for f in files] == ["ci.yml", "release.yml"]
+    assert {"ci.yml", "release.yml"} <= {Path(f).name for f in files}
     done = subprocess.run(
         [str(actionlint), "-color=false", *files],
         capture_output=True,
