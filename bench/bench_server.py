@@ -48,6 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--auth", choices=("api_key", "jwt"), default="api_key", help="credential (api_key)"
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="ZEGO_TOKEN",
+        help="also run this zego-token executable (an earlier version's venv) as a contender",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.seconds, args.rounds, args.warmup = 1, 1, 0
@@ -78,6 +84,19 @@ def main(argv: list[str] | None = None) -> int:
                 servers.run_ours(args.workers, workdir, api_key, jwt_secret=jwt_secret)
             )
             contenders = [ours]
+            if args.baseline is not None:
+                contenders.append(
+                    stack.enter_context(
+                        servers.run_ours(
+                            args.workers,
+                            workdir,
+                            api_key,
+                            jwt_secret=jwt_secret,
+                            executable=args.baseline,
+                            name="zego-token@baseline",
+                        )
+                    )
+                )
             if not jwt:
                 contenders.append(
                     stack.enter_context(servers.run_node(args.workers, workdir, api_key))

@@ -140,14 +140,21 @@ format = "json"
 
 @contextlib.contextmanager
 def run_ours(
-    workers: int, workdir: Path, api_key: str, *, jwt_secret: str | None = None
+    workers: int,
+    workdir: Path,
+    api_key: str,
+    *,
+    jwt_secret: str | None = None,
+    executable: Path | None = None,
+    name: str = "zego-token",
 ) -> Iterator[Server]:
-    """Ours with API-key auth, or with HS256 JWT auth when ``jwt_secret`` is given."""
-    config = workdir / "zego-token.toml"
+    """Ours with API-key auth, or with HS256 JWT auth when ``jwt_secret`` is given;
+    ``executable`` runs another installation (an earlier version, for a before/after run)."""
+    config = workdir / f"{name}.toml"
     config.write_text(ours_config(api_key, "jwt" if jwt_secret else "api_key"))
     port = free_port()
     command = [
-        str(Path(sys.executable).parent / "zego-token"),
+        str(executable or Path(sys.executable).parent / "zego-token"),
         "serve",
         "--config",
         str(config),
@@ -161,9 +168,9 @@ def run_ours(
     env = {**os.environ, "ZEGO_APP_ID": str(APP_ID), "ZEGO_SERVER_SECRET": SECRET}
     if jwt_secret:
         env["BENCH_JWT_SECRET"] = jwt_secret
-    log = workdir / "ours.log"
-    with _started("zego-token", command, env, log) as process:
-        server = Server("zego-token", process, f"http://127.0.0.1:{port}", log)
+    log = workdir / f"{name}.log"
+    with _started(name, command, env, log) as process:
+        server = Server(name, process, f"http://127.0.0.1:{port}", log)
         _wait_until(server, lambda: _status(server.base_url + "/healthz") == 200)
         _check_token(server, new_jwt(jwt_secret) if jwt_secret else api_key)
         yield server
