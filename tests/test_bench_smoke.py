@@ -168,3 +168,13 @@ def test_soak_reports_memory_of_every_worker() -> None:
     load = table(output, "req/s")
     assert number(load[0]["req/s"]) > 0
     assert number(load[0]["non-2xx"]) == 0
+
+
+def test_embed_benchmark_measures_every_framework_against_its_hello_world() -> None:
+    output = run_script("bench_embed.py", "--quick")
+    rows = table(output, "framework")
+    assert [r["framework"] for r in rows] == ["FastAPI", "Flask", "Django"]
+    for row in rows:
+        # The token route does the framework's work and more: it cannot be the cheaper one.
+        assert number(row["token route us"]) > number(row["hello-world us"]) > 0, row
+        assert row["<= 25 %"] in ("met", "missed"), row
