@@ -37,7 +37,9 @@ def test_fetch_has_one_deadline_for_the_whole_download(
     started = time.monotonic()
     with pytest.raises(TimeoutError):
         fetch_json(idp.jwks_url, 1.0)
-    assert time.monotonic() - started < 2.0
+    # Trickled at 0.2 s a byte the document would take minutes, and a per-read timeout would
+    # never fire; the margin over the 1 s deadline is for a busy 2-core CI machine (2.3 s seen).
+    assert time.monotonic() - started < 5.0
 
 
 def test_a_body_larger_than_a_jwks_is_refused(idp: IdentityProvider) -> None:
