@@ -272,7 +272,9 @@ class TokenServer:
                 "repeated_authorization",
                 "send one Authorization header, not several",
             )
-        identity = await self.auth.authenticate(req.authorization, context)
+        identity = self.auth.recent(req.authorization)
+        if identity is None:
+            identity = await self.auth.authenticate(req.authorization, context)
         req.subject = subject = f"{identity.method}:{identity.subject}"
         return identity, subject
 

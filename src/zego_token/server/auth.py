@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from collections.abc import Callable, Sequence
 
 from .config import ApiKey
@@ -54,6 +55,9 @@ class ApiKeyAuth:
     """
 
     name = "api_key"
+    # A key's identity cannot change while the server runs (keys come from the configuration,
+    # read at start-up), so the chain may remember it for a while (AuthChain.recent).
+    reusable = True
 
     def __init__(self, keys: Sequence[ApiKey]) -> None:
         self._keys = tuple(
@@ -86,6 +90,11 @@ class ApiKeyAuth:
         return True
 
 
+# How many accepted credentials the chain remembers, and for how long (see AuthChain.recent).
+RECENT_CREDENTIALS = 1024
+RECENT_SECONDS = 60.0
+
+
 class AuthChain:
     """The configured modes, tried in order. ``on_failure(reason)`` counts each 401."""
 
@@ -99,6 +108,30 @@ class AuthChain:
         self.authenticators = tuple(authenticators)
         self._on_failure = on_failure
         self._single = self.authenticators[0] if len(self.authenticators) == 1 else None
+        # Authorization header -> (identity, expiry on the monotonic clock), for the modes
+        # whose answer cannot change while the server runs (API keys). Only accepted
+        # credentials are kept, so a caller cannot fill it with guesses; a guess is never
+        # compared with a remembered credential unless their keyed (SipHash) string hashes
+        # are equal, so the dict lookup's timing says nothing about remembered keys, and a
+        # miss takes the full constant-time path.
+        self._recent: dict[str, tuple[Identity, float]] = {}
+
+    def recent(self, authorization: str | None) -> Identity | None:
+        """The identity this exact Authorization header was given less than RECENT_SECONDS
+        ago by a mode whose answers do not change (API keys), without hashing it again; None
+        when it must go through ``authenticate``. A JWT is never remembered: its expiry and
+        its issuer's keys are checked on every request."""
+        if authorization is None:
+            return None
+        entry = self._recent.get(authorization)
+        if entry is None or entry[1] <= time.monotonic():
+            return None
+        return entry[0]
+
+    def _remember(self, authorization: str, identity: Identity) -> None:
+        if len(self._recent) >= RECENT_CREDENTIALS:
+            self._recent.clear()  # a deployment has a handful of keys; this is a bound, not LRU
+        self._recent[authorization] = (identity, time.monotonic() + RECENT_SECONDS)
 
     @property
     def modes(self) -> tuple[str, ...]:
@@ -107,11 +140,12 @@ class AuthChain:
     async def authenticate(self, authorization: str | None, context: RequestContext) -> Identity:
         try:
             if self._single is not None:
-                identity = await self._single.authenticate(authorization, context)
+                decided_by = self._single
+                identity = await decided_by.authenticate(authorization, context)
             else:
                 identity = None
-                for authenticator in self.authenticators:
-                    identity = await authenticator.authenticate(authorization, context)
+                for decided_by in self.authenticators:
+                    identity = await decided_by.authenticate(authorization, context)
                     if identity is not None:
                         break
         except HttpError as exc:
@@ -133,6 +167,8 @@ class AuthChain:
                 )
             self._on_failure(code)
             raise HttpError(401, code, message, headers={"www-authenticate": "Bearer"})
+        if authorization is not None and getattr(decided_by, "reusable", False):
+            self._remember(authorization, identity)
         return identity
 
     async def ready(self) -> dict[str, bool]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from .error_codes import check as check_code
 
@@ -137,6 +137,14 @@ class Decider(Protocol):
     ) -> TokenRequest: ...
 
 
+@runtime_checkable
+class ImmediateDecider(Decider, Protocol):
+    """A decider that needs no I/O nor the request context (the policy): the pipeline calls
+    ``decide_now`` instead of awaiting ``decide``, one coroutine less per request."""
+
+    def decide_now(self, identity: Identity, request: TokenRequest) -> TokenRequest: ...
+
+
 @dataclass(frozen=True, slots=True)
 class RateDecision:
     allowed: bool
@@ -151,3 +159,11 @@ class RateLimiter(Protocol):
     async def ready(self) -> bool: ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class CountingRateLimiter(RateLimiter, Protocol):
+    """A limiter that can count a hit without awaiting (the in-memory one): the pipeline then
+    skips a coroutine per limit on its hot path."""
+
+    def count(self, key: str, window: int) -> tuple[int, float]: ...

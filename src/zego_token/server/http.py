@@ -35,12 +35,16 @@ class RsgiBody:
     """RSGI's body chunks as ASGI ``receive`` messages, so body reading has one implementation
     (with its size limit and timeout) for both interfaces."""
 
-    __slots__ = ("_chunks",)
+    __slots__ = ("_chunks", "_proto")
 
     def __init__(self, proto: Any) -> None:
-        self._chunks = proto.__aiter__()
+        # The chunk iterator is made on first use: most requests are GETs that never read.
+        self._proto = proto
+        self._chunks: Any = None
 
     async def __call__(self) -> dict[str, Any]:
+        if self._chunks is None:
+            self._chunks = self._proto.__aiter__()
         try:
             chunk = await self._chunks.__anext__()
         except StopAsyncIteration:
@@ -120,15 +124,18 @@ class Request:
         req.headers = headers
         req.client = scope.client.rpartition(":")[0].strip("[]")
         req.receive = receive
-        req.authorization = headers.get("authorization")
-        # get() gives the first of repeated headers; items() shows them all.
-        req.auth_repeated = req.authorization is not None and (
-            sum(name == "authorization" for name, _ in headers.items()) > 1
-        )
+        # One call into Granian for both: the first credential, and whether there are more.
+        credentials = headers.get_all("authorization")
+        req.authorization = credentials[0] if credentials else None
+        req.auth_repeated = len(credentials) > 1
         req.origin = _latin1(headers.get("origin"))
-        req.content_type = _latin1(headers.get("content-type"))
-        req.content_length = _latin1(headers.get("content-length"))
-        req.preflight_method = _latin1(headers.get("access-control-request-method"))
+        if req.method == "GET":
+            # Each lookup is a call into Granian; a GET's body and preflight are never read.
+            req.content_type = req.content_length = req.preflight_method = None
+        else:
+            req.content_type = _latin1(headers.get("content-type"))
+            req.content_length = _latin1(headers.get("content-length"))
+            req.preflight_method = _latin1(headers.get("access-control-request-method"))
         req.user_id = None
         req.app_id = None
         req.subject = None

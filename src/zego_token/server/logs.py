@@ -36,6 +36,7 @@ _BEARER = re.compile(r"(?i)(bearer\s+)\S+")
 # Request lines wait at most this long, or until this many are queued, to be written together.
 FLUSH_SECONDS = 0.05
 FLUSH_LINES = 256
+_SUBJECTS_KEPT = 4096
 _CHUNK = getattr(select, "PIPE_BUF", 512)  # writes up to this size are atomic on pipes
 _JWT_LIKE = re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 # The attributes every LogRecord has; anything else on a record came from ``extra=``.
@@ -81,6 +82,8 @@ class Logger:
         self.requests_enabled = self.level <= LEVELS["info"]
         self._pending: list[str] = []
         self._timer = FlushTimer(FLUSH_SECONDS, self._drain)
+        self._middles: dict[tuple[str, str, str], str] = {}  # bounded: routes x methods x 2
+        self._subjects: dict[str, str] = {}
 
     # -- the hot path --------------------------------------------------------------------------
 
@@ -100,17 +103,27 @@ class Logger:
         if LEVELS[level] < self.level:
             return
         if self.json:
-            line = (
-                f'{{"ts":"{self._clock.now()}","level":"{level}","msg":"request",'
-                f'"method":{_escape(method)},"path":{_escape(path)},"status":{status},'
-                f'"latency_ms":{latency_ms:.3f}'
-            )
+            # The fields between the time and the status repeat: built once per route.
+            key = (level, method, path)
+            middle = self._middles.get(key)
+            if middle is None:
+                middle = self._middles[key] = (
+                    f'","level":"{level}","msg":"request",'
+                    f'"method":{_escape(method)},"path":{_escape(path)},"status":'
+                )
+            line = f'{{"ts":"{self._clock.now()}{middle}{status},"latency_ms":{latency_ms:.3f}'
             if user_id is not None:
                 line += f',"user_id":{_escape(self._scrub_id(user_id))}'
             if app_id is not None:
                 line += f',"app_id":{app_id}'
             if subject is not None:
-                line += f',"auth":{_escape(self._scrub_id(subject))}'
+                # A server sees few callers (its API keys' names); each is scrubbed once.
+                field = self._subjects.get(subject)
+                if field is None:
+                    if len(self._subjects) >= _SUBJECTS_KEPT:
+                        self._subjects.clear()
+                    field = self._subjects[subject] = f',"auth":{_escape(self._scrub_id(subject))}'
+                line += field
             if error is not None:
                 line += f',"error":{_escape(error)}'
             self._queue(line + "}\n")

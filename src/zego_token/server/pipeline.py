@@ -10,15 +10,18 @@ for FastAPI, Flask and Django) reads its request into an ``Exchange`` and writes
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Generic, Protocol, TypeVar
 
 from ..errors import InvalidParameter
 from .config import Settings
 from .contracts import (
+    CountingRateLimiter,
     Decider,
     HttpError,
     Identity,
+    ImmediateDecider,
     RateDecision,
     RateLimiter,
     RequestContext,
@@ -60,7 +63,7 @@ Identify = Callable[[E, RequestContext], Awaitable[tuple[Identity, str]]]
 class RateLimits:
     """The per-IP and per-identity limits in one window; a limit of 0 is off."""
 
-    __slots__ = ("ip_key", "limiter", "per_identity", "per_ip", "window")
+    __slots__ = ("_count", "ip_key", "limiter", "per_identity", "per_ip", "window")
 
     def __init__(
         self,
@@ -77,13 +80,33 @@ class RateLimits:
         self.window = window
         # The per-IP bucket's key: IPv6 clients are counted per network (rate_limit.ipv6_prefix).
         self.ip_key = ip_key
+        self._count = limiter.count if isinstance(limiter, CountingRateLimiter) else None
+
+    def check(self, key: str, limit: int) -> Awaitable[None] | None:
+        """Count one request on ``key``; raise the 429 when it is over ``limit``. Returns what
+        to await when the limiter is remote (Redis), None when it answered at once (memory)."""
+        count = self._count
+        if count is None:
+            return self._check_remote(key, limit)
+        hits, ms_left = count(key, self.window)
+        if hits > limit:
+            raise self._refused(limit, max(1, math.ceil(ms_left / 1000)))
+        return None
+
+    async def _check_remote(self, key: str, limit: int) -> None:
+        decision = await self.limiter.hit(key, limit, self.window)
+        if not decision.allowed:
+            raise self.refused(decision)
 
     def refused(self, decision: RateDecision) -> HttpError:
-        retry = max(1, decision.retry_after)
+        return self._refused(decision.limit, decision.retry_after)
+
+    def _refused(self, limit: int, retry_after: int) -> HttpError:
+        retry = max(1, retry_after)
         return HttpError(
             429,
             "rate_limited",
-            f"too many requests: at most {decision.limit} per {self.window} s; retry in {retry} s",
+            f"too many requests: at most {limit} per {self.window} s; retry in {retry} s",
             headers={"retry-after": str(retry)},
         )
 
@@ -109,6 +132,10 @@ class TokenPipeline(Generic[E]):
         self.minter = Minter(settings)
         self.identify = identify
         self.deciders = tuple(deciders)
+        # Deciders that need no I/O (the policy) are called without a coroutine.
+        self._deciders = tuple(
+            (d, d.decide_now if isinstance(d, ImmediateDecider) else None) for d in self.deciders
+        )
         self.rate_limits = rate_limits
         self.client_ip = client_ip
         self.on_issued = on_issued
@@ -127,18 +154,19 @@ class TokenPipeline(Generic[E]):
         context = exchange.context(self.client_ip)
         limits = self.rate_limits
         if limits is not None and limits.per_ip:
-            decision = await limits.limiter.hit(
-                limits.ip_key(context.client_ip), limits.per_ip, limits.window
-            )
-            if not decision.allowed:
-                raise limits.refused(decision)
+            pending = limits.check(limits.ip_key(context.client_ip), limits.per_ip)
+            if pending is not None:
+                await pending
         identity, subject = await self.identify(exchange, context)
         if limits is not None and limits.per_identity and identity.method != "none":
-            decision = await limits.limiter.hit(subject, limits.per_identity, limits.window)
-            if not decision.allowed:
-                raise limits.refused(decision)
-        for decider in self.deciders:
-            request = await decider.decide(identity, request, context)
+            pending = limits.check(subject, limits.per_identity)
+            if pending is not None:
+                await pending
+        for decider, decide_now in self._deciders:
+            if decide_now is not None:
+                request = decide_now(identity, request)
+            else:
+                request = await decider.decide(identity, request, context)
         exchange.user_id = request.user_id
         minted = self.minter.mint(request)
         self.on_issued(request.app_id, self.minter.mode, request.kind)

@@ -91,6 +91,9 @@ class PolicyDecider:
     async def decide(
         self, identity: Identity, request: TokenRequest, context: RequestContext
     ) -> TokenRequest:
+        return self.decide_now(identity, request)
+
+    def decide_now(self, identity: Identity, request: TokenRequest) -> TokenRequest:
         self._check_user(identity, request)
         self._check_app(identity, request)
         self._check_room(identity, request)

@@ -186,7 +186,13 @@ class MemoryRateLimiter:
         self._throttle = Throttle()
 
     async def hit(self, key: str, limit: int, window: int) -> RateDecision:
-        # No await between read and write: on one event loop this is atomic.
+        count, ms_left = self.count(key, window)
+        return _decision(count, limit, ms_left)
+
+    def count(self, key: str, window: int) -> tuple[int, float]:
+        """Count one hit on ``key``: the hits in its window so far, this one included, and the
+        milliseconds until the window closes. Synchronous (``contracts.CountingRateLimiter``),
+        so the pipeline's hot path needs no coroutine for it; on one event loop it is atomic."""
         now = time.monotonic()
         self._hits += 1
         if self._hits >= self._next_sweep_hit:
@@ -202,7 +208,7 @@ class MemoryRateLimiter:
             count, end = 0, now + window
         count += 1
         self._windows[key] = (count, end)
-        return _decision(count, limit, (end - now) * 1000)
+        return count, (end - now) * 1000
 
     def _make_room(self, now: float) -> None:
         """Drop expired windows, or refuse the new key if none has expired (fail closed)."""
