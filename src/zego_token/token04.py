@@ -164,12 +164,22 @@ def generate_token04(
         ttl = check_effective_time(as_seconds(ttl, "effective_time_in_seconds"))
     if isinstance(payload, Privileges):
         payload = payload.to_payload()
+    _check_payload(payload)
+    return mint_token04(app_id, user_id, secret, ttl, payload, mode)[0]
+
+
+def mint_token04(
+    app_id: int, user_id: str, secret: str, ttl: int, payload: str, mode: Mode
+) -> tuple[str, int]:
+    """``generate_token04``'s core, for callers that have checked ``ttl`` (1..2**31-1) and
+    ``payload`` (a string) already, as the token server has: the token and its expiry."""
     iv_size = _iv_size(mode)
-    key, aead = _checked(app_id, user_id, secret, payload)
+    key, aead = _checked(app_id, user_id, secret, None)
     ctime = int(time.time())
     nonce, iv = nonce_and_iv(iv_size)
-    # ctime, ctime + ttl and nonce are in range by construction: no second round of checks.
-    return _seal(key, aead, app_id, user_id, ctime, ctime + ttl, nonce, payload, mode, iv)
+    expire = ctime + ttl
+    # ctime, expire and nonce are in range by construction: no second round of checks.
+    return _seal(key, aead, app_id, user_id, ctime, expire, nonce, payload, mode, iv), expire
 
 
 def encode_token04(
