@@ -17,12 +17,19 @@ import asyncio
 import inspect
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Mapping
 from typing import Any, Generic, NamedTuple, TypeVar
 
 from ..issuer import TokenIssuer
 from ..server.config import App, ServerSettings, Settings, TokenSettings
-from ..server.contracts import Decider, Identity, RequestContext, TokenKind, TokenRequest
+from ..server.contracts import (
+    Decider,
+    Identity,
+    RequestContext,
+    RequestHeaders,
+    TokenKind,
+    TokenRequest,
+)
 from ..server.hooks import HookDecider, HookFunction, HookSettings
 from ..server.http import JSON_HEADERS_TEXT
 from ..server.pipeline import (
@@ -49,7 +56,6 @@ ENDPOINTS: dict[str, TokenKind] = {"token": "token", "kit-token": "kit"}
 #: rather than the framework's own page. OPTIONS and HEAD stay with the framework (CORS).
 ROUTED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _ALLOW = "GET, POST"
-_HIDDEN = frozenset(("authorization", "cookie", "proxy-authorization"))
 
 
 class Reply(NamedTuple):
@@ -84,7 +90,7 @@ class Call:
         content_type: str | None,
         content_length: str | None,
         client: str,
-        header_pairs: Iterable[tuple[str, str]],
+        header_pairs: Callable[[], Iterable[tuple[str, str]]],
     ) -> None:
         self.method = method
         self.path = path
@@ -92,6 +98,8 @@ class Call:
         self.content_type = content_type
         self.content_length = content_length or None  # WSGI gives "" for "no body"
         self.client = client
+        # Called only if something reads the headers (a hook): building the framework's
+        # header list costs more than most of the pipeline.
         self.header_pairs = header_pairs
         self.identity: Identity | None = None
         self.user_id: str | None = None
@@ -102,15 +110,17 @@ class Call:
         # The app's own middleware (ProxyFix, Django's settings) decides what the client's
         # address is; the pipeline's client_ip is unset here.
         if self._context is None:
-            headers: dict[str, str] = {}
-            for name, value in self.header_pairs:
-                key = name.lower()
-                if key not in _HIDDEN:
-                    headers[key] = f"{headers[key]}, {value}" if key in headers else value
             self._context = RequestContext(
-                client_ip=self.client, method=self.method, path=self.path, headers=headers
+                client_ip=self.client,
+                method=self.method,
+                path=self.path,
+                headers=RequestHeaders(_pairs(self.header_pairs)),
             )
         return self._context
+
+
+def _pairs(header_pairs: Callable[[], Iterable[tuple[str, str]]]) -> Iterator[tuple[str, str]]:
+    yield from header_pairs()
 
 
 async def _identified(call: Call, context: RequestContext) -> tuple[Identity, str]:

@@ -68,12 +68,9 @@ def _view(
             content_type=meta.get("CONTENT_TYPE"),
             content_length=meta.get("CONTENT_LENGTH"),
             client=meta.get("REMOTE_ADDR", ""),
-            header_pairs=request.headers.items(),
+            header_pairs=lambda: request.headers.items(),
         )
         reply = endpoint.handle_sync(kind, call, request, lambda: request.body)
-        response = HttpResponse(reply.body, status=reply.status)
-        for name, value in reply.headers:
-            response[name] = value
-        return response
+        return HttpResponse(reply.body, status=reply.status, headers=dict(reply.headers))
 
     return cast(Callable[[HttpRequest], HttpResponse], csrf_exempt(view))

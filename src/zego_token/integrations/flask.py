@@ -60,14 +60,16 @@ def token_blueprint(
 def _view(endpoint: TokenEndpoint[Request], kind: TokenKind) -> Callable[[], Response]:
     def view() -> Response:
         req: Request = request._get_current_object()  # type: ignore[attr-defined]
+        post = req.method == "POST"
         call = Call(
             method=req.method,
             path=req.path,
             query=req.query_string,
-            content_type=req.headers.get("Content-Type"),
-            content_length=req.headers.get("Content-Length"),
+            # Only a POST's body is read: a GET skips two header lookups.
+            content_type=req.headers.get("Content-Type") if post else None,
+            content_length=req.headers.get("Content-Length") if post else None,
             client=req.remote_addr or "",
-            header_pairs=req.headers.items(),
+            header_pairs=req.headers.items,
         )
         reply = endpoint.handle_sync(kind, call, req, req.get_data)
         return Response(reply.body, status=reply.status, headers=reply.headers)

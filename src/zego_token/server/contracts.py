@@ -8,7 +8,7 @@ its own module and only speaks these types, so steps can be added without touchi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
@@ -100,6 +100,46 @@ class TokenRequest:
     stream_ids: tuple[str, ...] | None = None
     kind: TokenKind = "token"
     user_name: str = ""
+
+
+# Credentials never reach hooks, logs or the context: the identity stands for them.
+HIDDEN_HEADERS = frozenset(("authorization", "cookie", "proxy-authorization"))
+
+
+class RequestHeaders(Mapping[str, str]):
+    """The request headers as a read-only ``{lower-case name: value}`` mapping, without
+    credentials (``HIDDEN_HEADERS``); built from ``pairs`` on first use, since most requests
+    never look (only hooks and a trusted proxy's X-Forwarded-For do)."""
+
+    __slots__ = ("_data", "_pairs")
+
+    def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
+        self._pairs: Iterable[tuple[str, str]] | None = pairs
+        self._data: dict[str, str] = {}
+
+    def _dict(self) -> dict[str, str]:
+        if self._pairs is not None:
+            data = self._data
+            for name, value in self._pairs:
+                key = name.lower()
+                if key in HIDDEN_HEADERS:
+                    continue
+                # Repeated headers join with commas, as HTTP defines (X-Forwarded-For too).
+                data[key] = f"{data[key]}, {value}" if key in data else value
+            self._pairs = None
+        return self._data
+
+    def __getitem__(self, key: str) -> str:
+        return self._dict()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._dict())
+
+    def __len__(self) -> int:
+        return len(self._dict())
+
+    def __repr__(self) -> str:
+        return f"RequestHeaders({self._dict()!r})"
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,10 +8,10 @@ only what the pipeline and the logs need, in one pass over the headers.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
-from .contracts import HttpError, RequestContext
+from .contracts import HttpError, RequestContext, RequestHeaders
 from .cors import Header
 from .pipeline import ClientIp
 
@@ -145,7 +145,7 @@ class Request:
 
     def context(self, client_ip: ClientIp | None) -> RequestContext:
         if self._context is None:
-            headers = LazyHeaders(self.headers)
+            headers = RequestHeaders(_text_pairs(self.headers))
             self._context = RequestContext(
                 client_ip=self.client if client_ip is None else client_ip(self.client, headers),
                 method=self.method,
@@ -153,40 +153,6 @@ class Request:
                 headers=headers,
             )
         return self._context
-
-
-class LazyHeaders(Mapping[str, str]):
-    """The request headers as a read-only ``{lower-case name: value}`` mapping, without
-    Authorization and Cookie; decoded on first use, as most requests never look."""
-
-    __slots__ = ("_data", "_raw")
-
-    def __init__(self, raw: Any) -> None:
-        self._raw = raw
-        self._data: dict[str, str] | None = None
-
-    def _dict(self) -> dict[str, str]:
-        if self._data is None:
-            data: dict[str, str] = {}
-            for key, text in _text_pairs(self._raw):
-                if key == "authorization" or key == "cookie":
-                    continue
-                # Repeated headers join with commas, as HTTP defines (X-Forwarded-For too).
-                data[key] = f"{data[key]}, {text}" if key in data else text
-            self._data = data
-        return self._data
-
-    def __getitem__(self, key: str) -> str:
-        return self._dict()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._dict())
-
-    def __len__(self) -> int:
-        return len(self._dict())
-
-    def __repr__(self) -> str:
-        return f"LazyHeaders({self._dict()!r})"
 
 
 async def read_json_body(

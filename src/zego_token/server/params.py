@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl
 
 from ..errors import InvalidParameter
 from ..limits import (
+    MAX_USER_ID_BYTES,
     check_room_id,
     check_stream_id,
     check_user_id,
@@ -164,6 +165,56 @@ def _elsewhere(name: str, kind: TokenKind, style: str) -> str:
     return ""
 
 
+# A frozen dataclass's __init__ sets each field through object.__setattr__ by name; the slots'
+# own descriptors give the same object in half the time (~0.5 us a request), as the library's
+# decoder does for Token04. Only the plain request's fast path uses this.
+_new_object = object.__new__
+(
+    _set_app_id,
+    _set_user_id,
+    _set_ttl,
+    _set_room_id,
+    _set_login,
+    _set_publish,
+    _set_stream_ids,
+    _set_kind,
+    _set_user_name,
+) = (
+    getattr(TokenRequest, name).__set__
+    for name in (
+        "app_id",
+        "user_id",
+        "ttl",
+        "room_id",
+        "login",
+        "publish",
+        "stream_ids",
+        "kind",
+        "user_name",
+    )
+)
+
+
+def _plain_request(app_id: int, user_id: str, ttl: int) -> TokenRequest:
+    """``TokenRequest(app_id, user_id, ttl)``: a plain token, no room, the defaults elsewhere."""
+    request: TokenRequest = _new_object(TokenRequest)
+    _set_app_id(request, app_id)
+    _set_user_id(request, user_id)
+    _set_ttl(request, ttl)
+    _set_room_id(request, None)
+    _set_login(request, True)
+    _set_publish(request, False)
+    _set_stream_ids(request, None)
+    _set_kind(request, "token")
+    _set_user_name(request, "")
+    return request
+
+
+def _count_plain(single: Mapping[str, str]) -> int:
+    """How many of the plain token request's names (userID, expired_ts, appID) are given."""
+    return ("userID" in single) + ("expired_ts" in single) + ("appID" in single)
+
+
 class RequestParser:
     """Validates requests against the library's ID rules and the configured TTL bounds."""
 
@@ -202,6 +253,15 @@ class RequestParser:
             raise bad(f"userID is required: ?{example}", "missing_parameter")
         ttl = self._query_ttl(single.get("expired_ts"))
         app_id = self._query_app_id(single.get("appID"))
+        if kind == "token" and streams is None and len(single) == _count_plain(single):
+            # The request of ZEGO's guide (userID, expired_ts, maybe appID): a plain token. What
+            # _build checks for it is the user ID, inline here for the usual ASCII one.
+            if not (user_id.isascii() and 0 < len(user_id) <= MAX_USER_ID_BYTES):
+                try:
+                    check_user_id(user_id)
+                except InvalidParameter as exc:
+                    raise bad(str(exc)) from None
+            return _plain_request(app_id, user_id, ttl)
         publish = self._query_flag(single, "publish")
         login = self._query_flag(single, "login")
         return self._build(
