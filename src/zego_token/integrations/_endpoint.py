@@ -123,7 +123,7 @@ def _pairs(header_pairs: Callable[[], Iterable[tuple[str, str]]]) -> Iterator[tu
     yield from header_pairs()
 
 
-async def _identified(call: Call, context: RequestContext) -> tuple[Identity, str]:
+def _identified(call: Call) -> tuple[Identity, str]:
     identity = call.identity
     assert identity is not None  # set by handle_* before the pipeline runs
     return identity, f"{identity.method}:{identity.subject}"

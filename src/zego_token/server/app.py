@@ -20,7 +20,7 @@ from typing import Any
 from . import demo, wiring
 from .auth import AuthChain
 from .config import Settings, load_settings
-from .contracts import HttpError, Identity, RequestContext
+from .contracts import HttpError
 from .cors import Cors, Header
 from .http import (
     JSON_HEADERS,
@@ -39,7 +39,14 @@ from .http import (
 from .logs import Logger
 from .metrics import Metrics
 from .openapi import openapi_json
-from .pipeline import INTERNAL_ERROR, TokenPipeline, error_body, http_error, method_not_allowed
+from .pipeline import (
+    INTERNAL_ERROR,
+    Identified,
+    TokenPipeline,
+    error_body,
+    http_error,
+    method_not_allowed,
+)
 
 _READY_TIMEOUT = 3.0
 _METHODS = frozenset(("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"))
@@ -76,7 +83,7 @@ class TokenServer:
         limits, client_ip = wiring.rate_limits(settings, on_full=self.metrics.rate_limit_full)
         self.pipeline: TokenPipeline[Request] = TokenPipeline(
             settings,
-            identify=self._authenticate,
+            identify=self._identify,
             deciders=wiring.deciders(settings),
             rate_limits=limits,
             client_ip=client_ip,
@@ -263,8 +270,9 @@ class TokenServer:
         body = await self._json_body(req)
         return 200, JSON_HEADERS, await self._issue(req, self._from_json(body, "kit"))
 
-    async def _authenticate(self, req: Request, context: RequestContext) -> tuple[Identity, str]:
-        """The identity, and ``method:subject``: the name logs and per-identity limits use."""
+    def _identify(self, req: Request) -> Identified | Awaitable[Identified]:
+        """The pipeline's ``identify``: at once for an API key accepted a moment ago (no
+        coroutine), else the full check of ``_authenticate``."""
         if req.auth_repeated:
             # Which of several credentials a proxy or server reads differs; refuse to guess.
             raise HttpError(
@@ -274,7 +282,14 @@ class TokenServer:
             )
         identity = self.auth.recent(req.authorization)
         if identity is None:
-            identity = await self.auth.authenticate(req.authorization, context)
+            return self._authenticate(req)
+        req.subject = subject = f"{identity.method}:{identity.subject}"
+        return identity, subject
+
+    async def _authenticate(self, req: Request) -> Identified:
+        """The identity, and ``method:subject``: the name logs and per-identity limits use."""
+        context = req.context(self.pipeline.client_ip)
+        identity = await self.auth.authenticate(req.authorization, context)
         req.subject = subject = f"{identity.method}:{identity.subject}"
         return identity, subject
 
@@ -332,7 +347,9 @@ class TokenServer:
 
     async def inspect(self, req: Request) -> Response:
         token = demo.inspect_request(await self._json_body(req))
-        await self._authenticate(req, req.context(self.pipeline.client_ip))
+        found = self._identify(req)
+        if not isinstance(found, tuple):
+            await found
         view = demo.inspect(token, self.settings.apps)
         return 200, JSON_HEADERS, json.dumps(view).encode()
 

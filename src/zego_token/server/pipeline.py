@@ -55,9 +55,12 @@ class Exchange(Protocol):
 
 E = TypeVar("E", bound=Exchange)
 
-# Who asks: the identity, and ``method:subject`` (the name logs and per-identity limits use).
-# Raises ``HttpError`` 401 for a caller it does not accept.
-Identify = Callable[[E, RequestContext], Awaitable[tuple[Identity, str]]]
+# Who asks: the identity, and ``method:subject`` (the name logs and per-identity limits use),
+# at once when it is known without I/O (an API key seen a moment ago, an embedding app's
+# ``authorize`` answer), else an awaitable of them. Raises ``HttpError`` 401 for a caller it
+# does not accept.
+Identified = tuple[Identity, str]
+Identify = Callable[[E], Identified | Awaitable[Identified]]
 
 
 class RateLimits:
@@ -151,13 +154,15 @@ class TokenPipeline(Generic[E]):
         """
         exchange.user_id = request.user_id
         exchange.app_id = request.app_id
-        context = exchange.context(self.client_ip)
+        # The request context (client IP, headers) is built only for the steps that read it.
         limits = self.rate_limits
         if limits is not None and limits.per_ip:
-            pending = limits.check(limits.ip_key(context.client_ip), limits.per_ip)
+            client_ip = exchange.context(self.client_ip).client_ip
+            pending = limits.check(limits.ip_key(client_ip), limits.per_ip)
             if pending is not None:
                 await pending
-        identity, subject = await self.identify(exchange, context)
+        found = self.identify(exchange)
+        identity, subject = found if type(found) is tuple else await found  # type: ignore[misc]
         if limits is not None and limits.per_identity and identity.method != "none":
             pending = limits.check(subject, limits.per_identity)
             if pending is not None:
@@ -166,7 +171,7 @@ class TokenPipeline(Generic[E]):
             if decide_now is not None:
                 request = decide_now(identity, request)
             else:
-                request = await decider.decide(identity, request, context)
+                request = await decider.decide(identity, request, exchange.context(self.client_ip))
         exchange.user_id = request.user_id
         minted = self.minter.mint(request)
         self.on_issued(request.app_id, self.minter.mode, request.kind)
