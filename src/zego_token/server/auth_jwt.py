@@ -7,6 +7,8 @@ public key or a JWKS key from ``jwks.JwksCache``), turns each refusal into a dis
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -153,6 +155,28 @@ def bearer_jwt(authorization: str | None) -> str | None:
     return credential
 
 
+def _unverified_header(token: str) -> dict[str, Any]:
+    """The header of a JWT of the right shape (``bearer_jwt``), once its header and claims
+    are known to be base64url JSON objects: what choosing the key needs; raises ValueError
+    otherwise. PyJWT then verifies the whole token, its strict base64 rules included. Asking
+    PyJWT for the header and then the unverified claims parsed the token twice more than the
+    verification does: ~40 % of the JWT mode's time (docs/benchmarks.md)."""
+    head, claims, _ = token.split(".")
+    header = _json_object(head)
+    _json_object(claims)
+    kid = header.get("kid")
+    if kid is not None and not isinstance(kid, str):
+        raise ValueError("kid must be a string")  # as PyJWT's header check says
+    return header
+
+
+def _json_object(segment: str) -> dict[str, Any]:
+    data = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    return data
+
+
 def _refuse(code: str, message: str) -> HttpError:
     return HttpError(
         401, code, message, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
@@ -249,11 +273,10 @@ class JwtAuthenticator:
                 f"{self.settings.max_token_bytes}",
             )
         try:
-            header = jwt.get_unverified_header(token)
             # Reading the claims before choosing a key gives a garbled payload its own code
             # instead of whatever the key lookup would say; nothing here is trusted yet.
-            jwt.decode(token, options={"verify_signature": False})
-        except jwt.PyJWTError:
+            header = _unverified_header(token)
+        except (ValueError, RecursionError):
             raise _refuse(
                 "token_malformed", "the bearer credential is not a readable JWT"
             ) from None
