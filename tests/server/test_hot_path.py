@@ -5,6 +5,7 @@ log's cached fragments, the library core the server mints with, and uvloop under
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import time
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from tests.server.conftest import API_KEY, APP_ID, SECRET, StartServer, api_key_
 from tests.server.test_app_inprocess import Pipe, call, make_app
 from zego_token import decode_token04, generate_token04
 from zego_token.errors import InvalidParameter
+from zego_token.integrations._endpoint import Call
 from zego_token.server import logs
 from zego_token.server.auth import RECENT_CREDENTIALS, RECENT_SECONDS, ApiKeyAuth, AuthChain
 from zego_token.server.config import ApiKey
@@ -28,7 +30,7 @@ from zego_token.server.contracts import (
     TokenRequest,
 )
 from zego_token.server.logs import Logger
-from zego_token.server.pipeline import RateLimits
+from zego_token.server.pipeline import RateLimits, TokenPipeline
 from zego_token.server.policy import PolicyDecider
 from zego_token.server.ratelimit import MemoryRateLimiter, RedisRateLimiter
 from zego_token.token04 import mint_token04
@@ -107,13 +109,40 @@ class AsyncOnly:
 def test_policy_is_called_without_a_coroutine_and_hooks_are_still_awaited(pipe: Pipe) -> None:
     app = make_app(pipe)
     hook = AsyncOnly()
-    pipeline = app.pipeline
-    pipeline._deciders = (*pipeline._deciders, (hook, None))
-    assert isinstance(pipeline.deciders[0], PolicyDecider)
+    identity = Identity(user_id="alice")
+    pipeline: TokenPipeline[Call] = TokenPipeline(
+        app.settings,
+        identify=lambda call: (identity, "app:alice"),
+        deciders=[PolicyDecider(), hook],
+    )
     assert isinstance(pipeline.deciders[0], ImmediateDecider)
     assert not isinstance(hook, ImmediateDecider)
+    exchange = Call(
+        method="GET",
+        path="/api/token",
+        query=b"userID=alice",
+        content_type=None,
+        content_length=None,
+        client="127.0.0.1",
+        header_pairs=list,
+    )
+    pending = pipeline.issue(exchange, pipeline.from_query(b"userID=alice", "token"))
+    assert inspect.isawaitable(pending) and hook.calls == 0, "the hook waits: a coroutine"
+    body = asyncio.run(_awaited(pending))
+    assert hook.calls == 1 and b'"token"' in body
+    without_hook: TokenPipeline[Call] = TokenPipeline(
+        app.settings, identify=lambda call: (identity, "app:alice"), deciders=[PolicyDecider()]
+    )
+    body = without_hook.issue(exchange, without_hook.from_query(b"userID=alice", "token"))
+    assert isinstance(body, bytes), "no step waits: no coroutine"
     status, _, _ = call(app, "GET", "/api/token", b"userID=alice")
-    assert status == 200 and hook.calls == 1
+    assert status == 200
+
+
+async def _awaited(pending: object) -> bytes:
+    result = await pending  # type: ignore[misc]
+    assert isinstance(result, bytes)
+    return result
 
 
 def test_policy_decide_and_decide_now_refuse_alike() -> None:

@@ -169,9 +169,6 @@ class TokenEndpoint(Generic[R]):
         elif not isinstance(policy, PolicySettings):
             policy = PolicySettings.from_mapping(policy)
         deciders: list[Decider] = [PolicyDecider(policy)]
-        # Without a hook no step waits on anything (the policy, the mint): a WSGI request can
-        # then run the pipeline without an event loop, see run_without_loop.
-        self._pipeline_waits = hook is not None
         if hook is not None:
             name = f"{getattr(hook, '__module__', '?')}:{getattr(hook, '__qualname__', 'hook')}"
             deciders.append(HookDecider(hook, HookSettings(function=name, timeout=hook_timeout)))
@@ -198,7 +195,10 @@ class TokenEndpoint(Generic[R]):
             answer = await answer
         try:
             call.identity = identity_or_refuse(answer)
-            return Reply(200, JSON_HEADERS_TEXT, await self.pipeline.issue(call, parsed))
+            issued = self.pipeline.issue(call, parsed)
+            if not isinstance(issued, bytes):
+                issued = await issued
+            return Reply(200, JSON_HEADERS_TEXT, issued)
         except Exception as exc:
             return self.refuse(exc)
 
@@ -222,8 +222,10 @@ class TokenEndpoint(Generic[R]):
         try:
             call.identity = identity_or_refuse(answer)
             issued = self.pipeline.issue(call, parsed)
-            run = run_on_thread_loop if self._pipeline_waits else run_without_loop
-            return Reply(200, JSON_HEADERS_TEXT, run(issued))
+            if not isinstance(issued, bytes):
+                # A step waits (an async hook): the rest runs on this thread's own loop.
+                issued = run_on_thread_loop(_awaited(issued))
+            return Reply(200, JSON_HEADERS_TEXT, issued)
         except Exception as exc:
             return self.refuse(exc)
 
@@ -259,19 +261,6 @@ async def _awaited(answer: Awaitable[T]) -> T:
 
 
 _thread_loops = threading.local()
-
-
-def run_without_loop(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine that never waits (the pipeline without a hook) in one step, with no event
-    loop: a loop's ``run_until_complete`` costs about half of what the whole endpoint adds to a
-    WSGI request (bench/bench_embed.py). One that does wait is a bug here, refused loudly."""
-    try:
-        coroutine.send(None)
-    except StopIteration as done:
-        result: T = done.value
-        return result
-    coroutine.close()
-    raise RuntimeError("the token pipeline waited on something outside an event loop")
 
 
 def run_on_thread_loop(coroutine: Coroutine[Any, Any, T]) -> T:

@@ -51,7 +51,7 @@ from .pipeline import (
 _READY_TIMEOUT = 3.0
 _METHODS = frozenset(("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"))
 
-Handler = Callable[[Request], Awaitable[Response]]
+Handler = Callable[[Request], Response | Awaitable[Response]]
 
 
 class Route:
@@ -169,7 +169,11 @@ class TokenServer:
             if handler is None:
                 status, headers, body = self._no_handler(req, route)
             else:
-                status, headers, body = await handler(req)
+                # A GET for a token answers at once when nothing had to wait (pipeline.issue).
+                answer = handler(req)
+                if not isinstance(answer, tuple):
+                    answer = await answer
+                status, headers, body = answer
         except ClientDisconnected:
             self.metrics.error("client_disconnected")
             return None
@@ -256,19 +260,19 @@ class TokenServer:
 
     # -- the token endpoints: parse here, everything else in the pipeline ----------------------
 
-    async def token_get(self, req: Request) -> Response:
-        return 200, JSON_HEADERS, await self._issue(req, self._from_query(req.query, "token"))
+    def token_get(self, req: Request) -> Response | Awaitable[Response]:
+        return _ok(self._issue(req, self._from_query(req.query, "token")))
 
     async def token_post(self, req: Request) -> Response:
         body = await self._json_body(req)
-        return 200, JSON_HEADERS, await self._issue(req, self._from_json(body, "token"))
+        return await _ok_later(self._issue(req, self._from_json(body, "token")))
 
-    async def kit_get(self, req: Request) -> Response:
-        return 200, JSON_HEADERS, await self._issue(req, self._from_query(req.query, "kit"))
+    def kit_get(self, req: Request) -> Response | Awaitable[Response]:
+        return _ok(self._issue(req, self._from_query(req.query, "kit")))
 
     async def kit_post(self, req: Request) -> Response:
         body = await self._json_body(req)
-        return 200, JSON_HEADERS, await self._issue(req, self._from_json(body, "kit"))
+        return await _ok_later(self._issue(req, self._from_json(body, "kit")))
 
     def _identify(self, req: Request) -> Identified | Awaitable[Identified]:
         """The pipeline's ``identify``: at once for an API key accepted a moment ago (no
@@ -352,6 +356,16 @@ class TokenServer:
             await found
         view = demo.inspect(token, self.settings.apps)
         return 200, JSON_HEADERS, json.dumps(view).encode()
+
+
+def _ok(issued: bytes | Awaitable[bytes]) -> Response | Awaitable[Response]:
+    if isinstance(issued, bytes):
+        return 200, JSON_HEADERS, issued
+    return _ok_later(issued)
+
+
+async def _ok_later(issued: bytes | Awaitable[bytes]) -> Response:
+    return 200, JSON_HEADERS, issued if isinstance(issued, bytes) else await issued
 
 
 def check_components(settings: Settings) -> None:

@@ -9,6 +9,7 @@ for FastAPI, Flask and Django) reads its request into an ``Exchange`` and writes
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -118,8 +119,34 @@ def _ignore_issued(app_id: int, mode: str, kind: TokenKind) -> None:
     pass
 
 
+class _Job(Generic[E]):
+    """One request on its way through the pipeline's steps."""
+
+    __slots__ = ("exchange", "identity", "request", "subject")
+
+    def __init__(self, exchange: E, request: TokenRequest) -> None:
+        self.exchange = exchange
+        self.request = request
+        self.identity: Identity = _NOBODY  # set by the identify step, always before it is read
+        self.subject = ""
+
+
+_NOBODY = Identity(method="none", subject="(not identified yet)")
+
+# A step does its work at once and returns None, or returns what to await for it (a Redis
+# limit, a JWT whose JWKS key is fetched, an async hook).
+Step = Callable[[_Job[E]], Awaitable[None] | None]
+
+
 class TokenPipeline(Generic[E]):
-    """Parses, decides and mints for one configuration (apps, TTL bounds, mode)."""
+    """Parses, decides and mints for one configuration (apps, TTL bounds, mode).
+
+    The configured steps run in order: rate limit per client IP, identify, rate limit per
+    identity, the deciders (policy, then hook), then the mint. ``issue`` runs them without a
+    coroutine while each answers at once (in-memory limits, a remembered API key, the policy)
+    and hands the rest to one coroutine at the first step that must wait: on the usual request
+    that is no coroutine at all, where awaiting one per step cost ~10 % of the server's time.
+    """
 
     def __init__(
         self,
@@ -135,10 +162,6 @@ class TokenPipeline(Generic[E]):
         self.minter = Minter(settings)
         self.identify = identify
         self.deciders = tuple(deciders)
-        # Deciders that need no I/O (the policy) are called without a coroutine.
-        self._deciders = tuple(
-            (d, d.decide_now if isinstance(d, ImmediateDecider) else None) for d in self.deciders
-        )
         self.rate_limits = rate_limits
         self.client_ip = client_ip
         self.on_issued = on_issued
@@ -146,36 +169,74 @@ class TokenPipeline(Generic[E]):
         # Bound once: the adapters call these per request.
         self.from_query = self.parser.from_query
         self.from_json = self.parser.from_json
+        steps: list[Step[E]] = []
+        if rate_limits is not None and rate_limits.per_ip:
+            steps.append(self._limit_ip)
+        steps.append(self._identify)
+        if rate_limits is not None and rate_limits.per_identity:
+            steps.append(self._limit_identity)
+        for decider in self.deciders:
+            # Deciders that need no I/O (the policy) are called without a coroutine.
+            if isinstance(decider, ImmediateDecider):
+                steps.append(functools.partial(_decide_now, decider.decide_now))
+            else:
+                steps.append(functools.partial(self._decide, decider))
+        self._steps = tuple(steps)
 
-    async def issue(self, exchange: E, request: TokenRequest) -> bytes:
-        """The token response body for ``request``, or ``HttpError``/``InvalidParameter``.
-
-        The hot path: one coroutine for the whole pipeline, awaiting only the steps' own calls.
-        """
+    def issue(self, exchange: E, request: TokenRequest) -> bytes | Awaitable[bytes]:
+        """The token response body for ``request``, at once when no step had to wait, else an
+        awaitable of it; raises (or the awaitable raises) ``HttpError``/``InvalidParameter``."""
         exchange.user_id = request.user_id
         exchange.app_id = request.app_id
-        # The request context (client IP, headers) is built only for the steps that read it.
-        limits = self.rate_limits
-        if limits is not None and limits.per_ip:
-            client_ip = exchange.context(self.client_ip).client_ip
-            pending = limits.check(limits.ip_key(client_ip), limits.per_ip)
+        job = _Job(exchange, request)
+        for index, step in enumerate(self._steps):
+            pending = step(job)
             if pending is not None:
-                await pending
-        found = self.identify(exchange)
-        identity, subject = found if type(found) is tuple else await found  # type: ignore[misc]
-        if limits is not None and limits.per_identity and identity.method != "none":
-            pending = limits.check(subject, limits.per_identity)
-            if pending is not None:
-                await pending
-        for decider, decide_now in self._deciders:
-            if decide_now is not None:
-                request = decide_now(identity, request)
-            else:
-                request = await decider.decide(identity, request, exchange.context(self.client_ip))
-        exchange.user_id = request.user_id
+                return self._issue_later(job, pending, index + 1)
+        return self._mint(job)
+
+    async def _issue_later(self, job: _Job[E], pending: Awaitable[None], start: int) -> bytes:
+        await pending
+        for step in self._steps[start:]:
+            pending_step = step(job)
+            if pending_step is not None:
+                await pending_step
+        return self._mint(job)
+
+    def _mint(self, job: _Job[E]) -> bytes:
+        request = job.request
+        job.exchange.user_id = request.user_id
         minted = self.minter.mint(request)
         self.on_issued(request.app_id, self.minter.mode, request.kind)
         return minted.json()
+
+    # -- the steps ------------------------------------------------------------------------------
+
+    def _limit_ip(self, job: _Job[E]) -> Awaitable[None] | None:
+        limits = self.rate_limits
+        assert limits is not None  # a step only when configured
+        # The request context (client IP, headers) is built only for the steps that read it.
+        client_ip = job.exchange.context(self.client_ip).client_ip
+        return limits.check(limits.ip_key(client_ip), limits.per_ip)
+
+    def _identify(self, job: _Job[E]) -> Awaitable[None] | None:
+        found = self.identify(job.exchange)
+        if isinstance(found, tuple):
+            job.identity, job.subject = found
+            return None
+        return _identified_later(job, found)
+
+    def _limit_identity(self, job: _Job[E]) -> Awaitable[None] | None:
+        if job.identity.method == "none":
+            return None  # everyone is "anonymous": the per-IP limit is the one that applies
+        limits = self.rate_limits
+        assert limits is not None  # a step only when configured
+        return limits.check(job.subject, limits.per_identity)
+
+    async def _decide(self, decider: Decider, job: _Job[E]) -> None:
+        job.request = await decider.decide(
+            job.identity, job.request, job.exchange.context(self.client_ip)
+        )
 
     def check_json_request(self, content_type: bytes | None, content_length: bytes | None) -> None:
         """A POST's headers before its body is read: JSON only, and not larger than allowed."""
@@ -199,6 +260,14 @@ class TokenPipeline(Generic[E]):
             f"the body is larger than {self.max_body} bytes (server.max_body_bytes); a token "
             "request is a few hundred bytes",
         )
+
+
+def _decide_now(decide_now: Callable[[Identity, TokenRequest], TokenRequest], job: _Job[E]) -> None:
+    job.request = decide_now(job.identity, job.request)
+
+
+async def _identified_later(job: _Job[E], found: Awaitable[Identified]) -> None:
+    job.identity, job.subject = await found
 
 
 def http_error(exc: Exception) -> HttpError | None:
