@@ -14,6 +14,7 @@ from zego_token import TokenIssuer, decode_token04
 from zego_token.integrations import Identity
 from zego_token.integrations._endpoint import Call, TokenEndpoint, run_on_thread_loop
 from zego_token.server.contracts import HttpError
+from zego_token.server.hooks import HookContext
 
 APP_ID = 1234567890
 SECRET = "0123456789abcdef0123456789abcdef"
@@ -60,7 +61,7 @@ def test_a_refusal_without_a_hook_is_raised_at_once() -> None:
 def test_an_async_hook_makes_the_rest_an_awaitable_that_sees_the_headers() -> None:
     seen: list[dict[str, str]] = []
 
-    async def hook(context: object) -> bool:
+    async def hook(context: HookContext) -> bool:
         await asyncio.sleep(0)
         seen.append(dict(context.headers))
         return True
@@ -74,7 +75,7 @@ def test_an_async_hook_makes_the_rest_an_awaitable_that_sees_the_headers() -> No
 
 
 def test_a_hook_refusal_comes_from_the_awaitable() -> None:
-    def hook(context: object) -> bool:
+    def hook(context: HookContext) -> bool:
         return False
 
     endpoint: TokenEndpoint[object] = TokenEndpoint(issuer(), authorize=lambda r: None, hook=hook)

@@ -133,8 +133,8 @@ def test_policy_is_called_without_a_coroutine_and_hooks_are_still_awaited(pipe: 
     without_hook: TokenPipeline[Call] = TokenPipeline(
         app.settings, identify=lambda call: (identity, "app:alice"), deciders=[PolicyDecider()]
     )
-    body = without_hook.issue(exchange, without_hook.from_query(b"userID=alice", "token"))
-    assert isinstance(body, bytes), "no step waits: no coroutine"
+    at_once = without_hook.issue(exchange, without_hook.from_query(b"userID=alice", "token"))
+    assert isinstance(at_once, bytes), "no step waits: no coroutine"
     status, _, _ = call(app, "GET", "/api/token", b"userID=alice")
     assert status == 200
 
