@@ -50,6 +50,7 @@ class Exchange(Protocol):
 
     user_id: str | None
     app_id: int | None
+    client: str  # the peer's address
 
     def context(self, client_ip: ClientIp | None) -> RequestContext: ...
 
@@ -215,8 +216,13 @@ class TokenPipeline(Generic[E]):
     def _limit_ip(self, job: _Job[E]) -> Awaitable[None] | None:
         limits = self.rate_limits
         assert limits is not None  # a step only when configured
-        # The request context (client IP, headers) is built only for the steps that read it.
-        client_ip = job.exchange.context(self.client_ip).client_ip
+        # The request context (client IP, headers) is built only for the steps that read it:
+        # without trusted proxies the client is the peer.
+        exchange = job.exchange
+        if self.client_ip is None:
+            client_ip = exchange.client
+        else:
+            client_ip = exchange.context(self.client_ip).client_ip
         return limits.check(limits.ip_key(client_ip), limits.per_ip)
 
     def _identify(self, job: _Job[E]) -> Awaitable[None] | None:
