@@ -46,21 +46,28 @@ _LINE_KEYS = frozenset(("ts", "level", "msg", "message"))
 
 
 class Clock:
-    """ISO-8601 UTC timestamps with milliseconds; the seconds part is formatted once a second."""
+    """ISO-8601 UTC timestamps with milliseconds, formatted once per millisecond (a busy worker
+    logs several requests in each) and the seconds part once per second."""
 
-    __slots__ = ("_prefix", "_second")
+    __slots__ = ("_millisecond", "_prefix", "_second", "_text")
 
     def __init__(self) -> None:
         self._second = -1
         self._prefix = ""
+        self._millisecond = -1
+        self._text = ""
 
     def now(self) -> str:
-        now = time.time()
-        second = int(now)
+        millisecond = int(time.time() * 1000)
+        if millisecond == self._millisecond:
+            return self._text
+        second, fraction = divmod(millisecond, 1000)
         if second != self._second:
             self._second = second
             self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        return f"{self._prefix}.{int((now - second) * 1000):03d}Z"
+        self._millisecond = millisecond
+        self._text = text = f"{self._prefix}.{fraction:03d}Z"
+        return text
 
 
 class Logger:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Mapping
 from urllib.parse import parse_qsl
 
@@ -165,6 +166,11 @@ def _elsewhere(name: str, kind: TokenKind, style: str) -> str:
     return ""
 
 
+# The request of ZEGO's guide, in its order: ?userID=<id>&expired_ts=<seconds>, with an ID of
+# characters that need no escaping (1-64 of them, so within the user ID's byte limit). Any other
+# query takes the general parse, which reads this one the same way (tests/server/test_params_fast_path.py).
+_GUIDE_QUERY = re.compile(rb"userID=([A-Za-z0-9_.~-]{1,64})&expired_ts=([0-9]{1,12})")
+
 # A frozen dataclass's __init__ sets each field through object.__setattr__ by name; the slots'
 # own descriptors give the same object in half the time (~0.5 us a request), as the library's
 # decoder does for Token04. Only the plain request's fast path uses this.
@@ -228,6 +234,20 @@ class RequestParser:
     # -- GET ------------------------------------------------------------------------------------
 
     def from_query(self, query: bytes, kind: TokenKind) -> TokenRequest:
+        if kind == "token":
+            guide = _GUIDE_QUERY.fullmatch(query)
+            if guide is not None:
+                # What the general parse below makes of this query, in one regex call (a
+                # fifth of the server's in-process work for a request was this parse).
+                user_id, ttl = guide.groups()
+                return _plain_request(
+                    self.default_app,
+                    user_id.decode("ascii"),
+                    self._check_ttl(int(ttl), "expired_ts"),
+                )
+        return self._from_any_query(query, kind)
+
+    def _from_any_query(self, query: bytes, kind: TokenKind) -> TokenRequest:
         names = QUERY_NAMES[kind]
         pairs = parse_query(query)
         single: dict[str, str] = {}

@@ -94,12 +94,26 @@ class PolicyDecider:
         return self.decide_now(identity, request)
 
     def decide_now(self, identity: Identity, request: TokenRequest) -> TokenRequest:
-        self._check_user(identity, request)
-        self._check_app(identity, request)
-        self._check_room(identity, request)
-        self._check_publish(identity, request)
-        self._check_streams(identity, request)
-        self._check_ttl(identity, request)
+        # Each check runs when it could refuse something (its guard mirrors what it reads), in
+        # the same order; the usual request (no room, no grants) runs only the ID rules.
+        grants = identity.grants
+        settings = self.settings
+        if identity.user_id is not None or settings.zego_id_rules:
+            self._check_user(identity, request)
+        if grants.app_ids is not None:
+            self._check_app(identity, request)
+        if (
+            request.room_id is not None
+            or grants.room_patterns is not None
+            or settings.room_patterns is not None
+        ):
+            self._check_room(identity, request)
+        if request.publish:
+            self._check_publish(identity, request)
+        if request.publish or request.stream_ids is not None:
+            self._check_streams(identity, request)
+        if grants.max_ttl is not None or settings.max_ttl or request.ttl < settings.min_ttl:
+            self._check_ttl(identity, request)
         return request
 
     def _check_user(self, identity: Identity, request: TokenRequest) -> None:
