@@ -1,10 +1,10 @@
 """Nonces and IVs, from the operating system's CSPRNG, drawn in blocks.
 
 One ``os.urandom`` read of 128 draws at a time, cut into (nonce, IV) pairs handed out through
-a list iterator: ~0.3 us per token instead of ~0.65 us for a read per token (a ``getrandom``
-syscall plus the slicing; bench/bench_library.py's step table). An earlier pool that sliced a
-buffer under a lock was no faster than the direct read; this one needs no lock because
-``next()`` on a list iterator is one atomic step under the GIL, so two threads never get the
+``struct``'s C iterator: ~0.3 us per token instead of ~0.65 us for a read per token (a
+``getrandom`` syscall plus the slicing; bench/bench_library.py's step table). An earlier pool
+that sliced a buffer under a lock was no faster than the direct read; this one needs no lock as
+``next()`` on that iterator is one atomic step under the GIL, so two threads never get the
 same pair (GCM nonces must never repeat under one key). Where that does not hold (a
 free-threaded build) every call reads ``os.urandom`` directly. A forked child drops the parent's
 unused draws, which the parent still hands out. ``random`` is never used: it can be predicted.
@@ -13,6 +13,7 @@ unused draws, which the parent still hands out. ``random`` is never used: it can
 from __future__ import annotations
 
 import os
+import struct
 import sys
 from collections.abc import Iterator
 
@@ -36,15 +37,11 @@ def nonce_and_iv(iv_size: int) -> tuple[int, bytes]:
 
 def _refill(iv_size: int) -> Iterator[tuple[int, bytes]]:
     # Two threads refilling at once each get a fresh iterator; draws left in the one replaced
-    # are never handed out, so nothing repeats.
-    size = 4 + iv_size
-    block = os.urandom(size * _DRAWS_PER_READ)
-    draws = iter(
-        [
-            (int.from_bytes(block[i : i + 4], "big", signed=True), block[i + 4 : i + size])
-            for i in range(0, len(block), size)
-        ]
-    )
+    # are never handed out, so nothing repeats. struct cuts the block into (signed 32-bit
+    # nonce, IV) pairs in C, one pair per next(): a third of the per-token cost of slicing and
+    # int.from_bytes in Python.
+    layout = struct.Struct(f">i{iv_size}s")
+    draws = layout.iter_unpack(os.urandom(layout.size * _DRAWS_PER_READ))
     _pools[iv_size] = draws
     return draws
 

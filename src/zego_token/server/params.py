@@ -167,8 +167,9 @@ def _elsewhere(name: str, kind: TokenKind, style: str) -> str:
 
 
 # The request of ZEGO's guide, in its order: ?userID=<id>&expired_ts=<seconds>, with an ID of
-# characters that need no escaping (1-64 of them, so within the user ID's byte limit). Any other
-# query takes the general parse, which reads this one the same way (tests/server/test_params_fast_path.py).
+# characters that need no escaping (1-64 of them, so within the user ID's byte limit). Any
+# other query takes the general parse, which reads this one the same way
+# (tests/server/test_params_fast_path.py).
 _GUIDE_QUERY = re.compile(rb"userID=([A-Za-z0-9_.~-]{1,64})&expired_ts=([0-9]{1,12})")
 
 # A frozen dataclass's __init__ sets each field through object.__setattr__ by name; the slots'
