@@ -144,10 +144,10 @@ def run_serve(args: argparse.Namespace) -> int:
         websockets=False,
         # One runtime thread per worker: with a worker per core, more threads only contend.
         runtime_mode=RuntimeModes.st,
-        # uvloop when installed (the server extra brings it, except on Windows): measured
-        # 5-10 % less CPU per request than asyncio's loop (docs/benchmarks.md). Named, not
-        # Granian's "auto", which would prefer any other loop package that happens to be
-        # installed.
+        # asyncio's own loop, named so that Granian's "auto" does not pick uvloop or rloop when
+        # one happens to be installed: under Granian, uvloop cut CPU per request by 5-10 % on
+        # the in-memory path but served 10x fewer requests once a handler awaited Redis
+        # (docs/benchmarks.md, "What was tried and dropped").
         loop=Loops(loop),
         workers=settings.server.workers,
         log_enabled=True,
@@ -176,9 +176,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def _event_loop() -> str:
-    from importlib.util import find_spec
-
-    return "uvloop" if find_spec("uvloop") is not None else "asyncio"
+    return "asyncio"
 
 
 def _bind_failure(exc: BaseException) -> str | None:
