@@ -299,9 +299,9 @@ def test_generate_token04_still_refuses_a_payload_that_is_not_a_string() -> None
 def test_the_server_names_asyncios_loop(
     start_server: StartServer,
 ) -> None:
-    # Granian's "auto" would take uvloop when installed; under Granian it served a tenth of the
-    # requests once a handler awaited Redis (tests/security/test_concurrency.py: 38 against
-    # 376 per second), so the loop is named.
+    # Granian's "auto" would take uvloop when installed; under Granian it answered 2-10x fewer
+    # requests in tests/security/test_concurrency.py (38 and 201 against 376 per second), so
+    # the loop is named.
     server = start_server(api_key_config())
     reply = httpx.get(f"{server}/api/token?userID=loop&expired_ts=60", headers=bearer())
     assert reply.status_code == 200

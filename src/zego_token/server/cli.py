@@ -146,8 +146,8 @@ def run_serve(args: argparse.Namespace) -> int:
         runtime_mode=RuntimeModes.st,
         # asyncio's own loop, named so that Granian's "auto" does not pick uvloop or rloop when
         # one happens to be installed: under Granian, uvloop cut CPU per request by 5-10 % on
-        # the in-memory path but served 10x fewer requests once a handler awaited Redis
-        # (docs/benchmarks.md, "What was tried and dropped").
+        # the in-memory path but answered 2-10x fewer requests in the 200-client test with the
+        # Redis limiter (docs/benchmarks.md, "What was tried and dropped").
         loop=Loops(loop),
         workers=settings.server.workers,
         log_enabled=True,
