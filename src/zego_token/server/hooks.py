@@ -30,13 +30,20 @@ from types import MappingProxyType
 from typing import Any, ClassVar
 
 from ._fields import positive, read_fields
-from .contracts import ConfigError, Decider, HttpError, Identity, RequestContext, TokenRequest
+from .contracts import (
+    HIDDEN_HEADERS,
+    ConfigError,
+    Decider,
+    HttpError,
+    Identity,
+    RequestContext,
+    TokenRequest,
+)
 
 log = logging.getLogger("zego_token.server.hooks")
 
 SECTION = "hook"
 _TARGET = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
-_HIDDEN_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 
 
 @dataclass(frozen=True)
@@ -144,7 +151,7 @@ class HookDecider:
             method=context.method,
             path=context.path,
             headers=MappingProxyType(
-                {k: v for k, v in context.headers.items() if k.lower() not in _HIDDEN_HEADERS}
+                {k: v for k, v in context.headers.items() if k.lower() not in HIDDEN_HEADERS}
             ),
         )
         try:
