@@ -37,6 +37,7 @@ from ..server.pipeline import (
     TokenPipeline,
     error_body,
     http_error,
+    identified,
     identity_or_refuse,
     method_not_allowed,
 )
@@ -126,7 +127,7 @@ def _pairs(header_pairs: Callable[[], Iterable[tuple[str, str]]]) -> Iterator[tu
 def _identified(call: Call) -> tuple[Identity, str]:
     identity = call.identity
     assert identity is not None  # set by handle_* before the pipeline runs
-    return identity, f"{identity.method}:{identity.subject}"
+    return identified(identity)
 
 
 class TokenEndpoint(Generic[R]):

@@ -20,7 +20,7 @@ from typing import Any
 from . import demo, wiring
 from .auth import AuthChain
 from .config import Settings, load_settings
-from .contracts import HttpError
+from .contracts import HttpError, Identity
 from .cors import Cors, Header
 from .http import (
     JSON_HEADERS,
@@ -45,6 +45,7 @@ from .pipeline import (
     TokenPipeline,
     error_body,
     http_error,
+    identified,
     method_not_allowed,
 )
 
@@ -287,15 +288,11 @@ class TokenServer:
         identity = self.auth.recent(req.authorization)
         if identity is None:
             return self._authenticate(req)
-        req.subject = subject = f"{identity.method}:{identity.subject}"
-        return identity, subject
+        return _named(req, identity)
 
     async def _authenticate(self, req: Request) -> Identified:
-        """The identity, and ``method:subject``: the name logs and per-identity limits use."""
         context = req.context(self.pipeline.client_ip)
-        identity = await self.auth.authenticate(req.authorization, context)
-        req.subject = subject = f"{identity.method}:{identity.subject}"
-        return identity, subject
+        return _named(req, await self.auth.authenticate(req.authorization, context))
 
     async def _json_body(self, req: Request) -> bytes:
         pipeline = self.pipeline
@@ -356,6 +353,13 @@ class TokenServer:
             await found
         view = demo.inspect(token, self.settings.apps)
         return 200, JSON_HEADERS, json.dumps(view).encode()
+
+
+def _named(req: Request, identity: Identity) -> Identified:
+    """``identified(identity)``, its name also recorded for the request's log line."""
+    found = identified(identity)
+    req.subject = found[1]
+    return found
 
 
 def _ok(issued: bytes | Awaitable[bytes]) -> Response | Awaitable[Response]:

@@ -65,6 +65,11 @@ Identified = tuple[Identity, str]
 Identify = Callable[[E], Identified | Awaitable[Identified]]
 
 
+def identified(identity: Identity) -> Identified:
+    """``identity`` with its name for logs and per-identity limits: ``method:subject``."""
+    return identity, f"{identity.method}:{identity.subject}"
+
+
 class RateLimits:
     """The per-IP and per-identity limits in one window; a limit of 0 is off."""
 
