@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Generic, Protocol, TypeVar
 
@@ -31,6 +30,7 @@ from .contracts import (
 )
 from .mint import Minter
 from .params import RequestParser
+from .ratelimit import rate_decision
 
 ClientIp = Callable[[str, Mapping[str, str]], str]
 
@@ -100,7 +100,7 @@ class RateLimits:
             return self._check_remote(key, limit)
         hits, ms_left = count(key, self.window)
         if hits > limit:
-            raise self._refused(limit, max(1, math.ceil(ms_left / 1000)))
+            raise self.refused(rate_decision(hits, limit, ms_left))
         return None
 
     async def _check_remote(self, key: str, limit: int) -> None:
@@ -109,14 +109,11 @@ class RateLimits:
             raise self.refused(decision)
 
     def refused(self, decision: RateDecision) -> HttpError:
-        return self._refused(decision.limit, decision.retry_after)
-
-    def _refused(self, limit: int, retry_after: int) -> HttpError:
-        retry = max(1, retry_after)
+        retry = max(1, decision.retry_after)
         return HttpError(
             429,
             "rate_limited",
-            f"too many requests: at most {limit} per {self.window} s; retry in {retry} s",
+            f"too many requests: at most {decision.limit} per {self.window} s; retry in {retry} s",
             headers={"retry-after": str(retry)},
         )
 

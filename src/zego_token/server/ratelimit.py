@@ -187,7 +187,7 @@ class MemoryRateLimiter:
 
     async def hit(self, key: str, limit: int, window: int) -> RateDecision:
         count, ms_left = self.count(key, window)
-        return _decision(count, limit, ms_left)
+        return rate_decision(count, limit, ms_left)
 
     def count(self, key: str, window: int) -> tuple[int, float]:
         """Count one hit on ``key``: the hits in its window so far, this one included, and the
@@ -313,7 +313,7 @@ class RedisRateLimiter:
                 "the rate-limit store is unreachable; try again shortly",
                 headers={"Retry-After": "1"},
             ) from None
-        return _decision(int(count), limit, float(ttl_ms))
+        return rate_decision(int(count), limit, float(ttl_ms))
 
     async def ready(self) -> bool:
         try:
@@ -326,7 +326,7 @@ class RedisRateLimiter:
         await self._redis.connection_pool.disconnect()
 
 
-def _decision(count: int, limit: int, ms_left: float) -> RateDecision:
+def rate_decision(count: int, limit: int, ms_left: float) -> RateDecision:
     allowed = count <= limit
     return RateDecision(
         allowed=allowed,
