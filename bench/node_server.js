@@ -15,6 +15,7 @@ const crypto = require("node:crypto");
 const http = require("node:http");
 const os = require("node:os");
 const token04 = require("./token04.js");
+const { runPrimary } = require("./cluster.js");
 
 const HOST = process.env.HOST || "127.0.0.1";
 const PORT = Number(process.env.PORT || 0);
@@ -34,23 +35,7 @@ if (secret.length !== 32) fail("set ZEGO_SERVER_SECRET to the 32-character Serve
 if (!/^[0-9a-f]{64}$/.test(keyHashHex)) fail("set API_KEY_SHA256 to a SHA-256 hex digest");
 
 if (cluster.isPrimary) {
-  let ready = 0;
-  let port = 0;
-  for (let i = 0; i < WORKERS; i++) {
-    const worker = cluster.fork();
-    worker.on("message", (message) => {
-      port = message.port;
-      ready += 1;
-      if (ready === WORKERS) console.log(`listening http://${HOST}:${port}`);
-    });
-  }
-  cluster.on("exit", (worker, code) => {
-    console.error(`node_server: worker ${worker.process.pid} exited with ${code}`);
-  });
-  process.on("SIGTERM", () => {
-    for (const id in cluster.workers) cluster.workers[id].kill("SIGTERM");
-    process.exit(0);
-  });
+  runPrimary("node_server", WORKERS, HOST);
 } else {
   const key = Buffer.from(secret, "utf8");
   const keyHash = Buffer.from(keyHashHex, "hex");

@@ -26,6 +26,7 @@ const cluster = require("node:cluster");
 const crypto = require("node:crypto");
 const os = require("node:os");
 const token04 = require("../token04.js");
+const { runPrimary } = require("../cluster.js");
 
 const HOST = process.env.HOST || "127.0.0.1";
 const PORT = Number(process.env.PORT || 0);
@@ -52,23 +53,7 @@ if (AUTH === "jwt" && jwtSecret.length < 32) fail("set JWT_SECRET (at least 32 c
 if (AUTH !== "api_key" && AUTH !== "jwt") fail('set AUTH to "api_key" or "jwt"');
 
 if (cluster.isPrimary) {
-  let ready = 0;
-  let port = 0;
-  for (let i = 0; i < WORKERS; i++) {
-    const worker = cluster.fork();
-    worker.on("message", (message) => {
-      port = message.port;
-      ready += 1;
-      if (ready === WORKERS) console.log(`listening http://${HOST}:${port}`);
-    });
-  }
-  cluster.on("exit", (worker, code) => {
-    console.error(`fastify_server: worker ${worker.process.pid} exited with ${code}`);
-  });
-  process.on("SIGTERM", () => {
-    for (const id in cluster.workers) cluster.workers[id].kill("SIGTERM");
-    process.exit(0);
-  });
+  runPrimary("fastify_server", WORKERS, HOST);
 } else {
   startWorker().catch((error) => fail(error.stack || String(error)));
 }
