@@ -10,14 +10,11 @@ from typing import Any
 import pytest
 
 from tests.fixtures.redis_server import free_port
-from zego_token.server.contracts import ConfigError, HttpError, RateLimiter
-from zego_token.server.ratelimit import (
-    MemoryRateLimiter,
-    RateLimitSettings,
-    RedisRateLimiter,
-    build_rate_limiter,
-    client_ip,
-)
+from zego_token.pipeline.contracts import RateLimiter
+from zego_token.pipeline.errors import HttpError
+from zego_token.pipeline.ratelimit import MemoryRateLimiter, RateLimitSettings, client_ip
+from zego_token.pipeline.schema import ConfigError
+from zego_token.server.redis_limiter import RedisRateLimiter, build_rate_limiter
 
 
 def redis_limiter(url: str) -> RedisRateLimiter:

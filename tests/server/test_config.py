@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.server.conftest import API_KEY_SHA256, APP_ID, SECRET, RunUntilExit
+from zego_token.pipeline.schema import ConfigError
 from zego_token.server.config import Overrides, Settings, load_settings
-from zego_token.server.contracts import ConfigError
 
 ENV = {"ZEGO_APP_ID": str(APP_ID), "ZEGO_SERVER_SECRET": SECRET}
 

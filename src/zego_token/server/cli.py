@@ -48,8 +48,9 @@ def run_serve(args: argparse.Namespace) -> int:
     import sys
     import tempfile
 
-    from .config import App, Overrides, load_settings
-    from .contracts import ConfigError
+    from ..pipeline.config import App
+    from ..pipeline.schema import ConfigError
+    from .config import Overrides, load_settings
     from .logs import Logger, granian_log_config
 
     demo = bool(getattr(args, "demo", False))

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..auth.keys import ApiKey
 from ..environment import (
     ENV_APP_ID,
     ENV_SECRET,
@@ -33,7 +34,9 @@ from ..environment import (
 )
 from ..errors import InvalidParameter
 from ..limits import INT32_MAX, MAX_APP_ID, check_secret
-from .contracts import ConfigError, Grants
+from ..pipeline.config import App, PipelineConfig, TokenSettings
+from ..pipeline.contracts import Grants
+from ..pipeline.schema import ConfigError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -104,28 +107,11 @@ class Extension:
 
 # The registry of delegated sections: adding one is one line here and one use in the app.
 EXTENSIONS: tuple[Extension, ...] = (
-    Extension("auth.jwt", "zego_token.server.auth_jwt", "JwtSettings"),
-    Extension("policy", "zego_token.server.policy", "PolicySettings"),
-    Extension("hook", "zego_token.server.hooks", "HookSettings"),
-    Extension("rate_limit", "zego_token.server.ratelimit", "RateLimitSettings"),
+    Extension("auth.jwt", "zego_token.auth.jwt_mode", "JwtSettings"),
+    Extension("policy", "zego_token.pipeline.policy", "PolicySettings"),
+    Extension("hook", "zego_token.pipeline.hooks", "HookSettings"),
+    Extension("rate_limit", "zego_token.pipeline.ratelimit", "RateLimitSettings"),
 )
-
-
-@dataclass(frozen=True, slots=True)
-class App:
-    """A ZEGOCLOUD project: its AppID and ServerSecret (never printed: ``repr=False``)."""
-
-    app_id: int
-    secret: str = field(repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class ApiKey:
-    """A static API key, stored only as its SHA-256 digest, and the scopes it grants."""
-
-    name: str
-    digest: bytes = field(repr=False)
-    grants: Grants = field(default_factory=Grants)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,14 +130,6 @@ class ServerSettings:
     # (the loopback rule holds only when all of them are loopback).
     address: str = "127.0.0.1"
     addresses: tuple[str, ...] = ("127.0.0.1",)
-
-
-@dataclass(frozen=True, slots=True)
-class TokenSettings:
-    default_ttl: int = 3600
-    min_ttl: int = 60
-    max_ttl: int = 86400
-    default_mode: str = "gcm"
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +178,10 @@ class Settings:
             if app.app_id == app_id:
                 return app
         return None
+
+    def pipeline_config(self) -> PipelineConfig:
+        """The part of the configuration the token pipeline is built from."""
+        return PipelineConfig(self.apps, self.token, self.server.max_body_bytes)
 
     def secrets(self) -> tuple[str, ...]:
         """Every secret value, so log lines can be scrubbed of them as a last resort."""

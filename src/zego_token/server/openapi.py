@@ -12,9 +12,9 @@ from typing import Any
 
 from .. import __version__
 from ..limits import MAX_ROOM_ID_BYTES, MAX_STREAM_ID_BYTES, MAX_USER_ID_BYTES, MAX_USER_NAME_BYTES
+from ..pipeline.errors import ERROR_CODES, Step, codes_for
+from ..pipeline.params import MAX_STREAM_IDS
 from .config import Settings
-from .error_codes import ERROR_CODES, Step, codes_for
-from .params import MAX_STREAM_IDS
 
 ASCII_PATTERN = "^[\\u0000-\\u007f]*$"
 

@@ -12,13 +12,15 @@ import ipaddress
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
-from .auth import ApiKeyAuth, NoAuth
+from ..auth.keys import ApiKeyAuth, NoAuth
+from ..pipeline.contracts import Authenticator, Decider
+from ..pipeline.core import ClientIp, RateLimits
+from ..pipeline.hooks import HookSettings, load_hook
+from ..pipeline.policy import PolicyDecider, PolicySettings
+from ..pipeline.ratelimit import RateLimitSettings, client_ip, ip_key_function
+from ..pipeline.schema import ConfigError
 from .config import Settings
-from .contracts import Authenticator, ConfigError, Decider
-from .hooks import HookSettings, load_hook
-from .pipeline import ClientIp, RateLimits
-from .policy import PolicyDecider, PolicySettings
-from .ratelimit import RateLimitSettings, build_rate_limiter, client_ip, ip_key_function
+from .redis_limiter import build_rate_limiter
 
 T = TypeVar("T")
 
@@ -45,7 +47,7 @@ def authenticators(settings: Settings) -> list[Authenticator]:
             result.append(ApiKeyAuth(settings.auth.api_keys))
         elif mode == "jwt":
             try:
-                from .auth_jwt import JwtAuthenticator, JwtSettings
+                from ..auth.jwt_mode import JwtAuthenticator, JwtSettings
             except ModuleNotFoundError:
                 raise ConfigError(
                     "auth.modes",

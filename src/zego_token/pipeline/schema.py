@@ -10,7 +10,16 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from .contracts import ConfigError
+
+class ConfigError(Exception):
+    """Invalid configuration: stops start-up. ``key`` names the offending key, dotted
+    (``auth.jwt.audience``), so the message can point at the exact line to fix."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"configuration key {key}: {message}")
+        self.key = key
+        self.message = message
+
 
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a finite number", bool: "true or false"}
 

@@ -14,8 +14,9 @@ from fnmatch import fnmatchcase
 from typing import ClassVar
 
 from ..limits import ZEGO_ID_RULE, follows_zego_id_rules
-from ._fields import read_fields
-from .contracts import ConfigError, HttpError, Identity, RequestContext, TokenRequest
+from .contracts import Identity, RequestContext, TokenRequest
+from .errors import HttpError
+from .schema import ConfigError, read_fields
 from .stream_template import StreamTemplate, TemplateError
 
 SECTION = "policy"

@@ -29,16 +29,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from ._fields import positive, read_fields
-from .contracts import (
-    HIDDEN_HEADERS,
-    ConfigError,
-    Decider,
-    HttpError,
-    Identity,
-    RequestContext,
-    TokenRequest,
-)
+from .contracts import HIDDEN_HEADERS, Decider, Identity, RequestContext, TokenRequest
+from .errors import HttpError
+from .schema import ConfigError, positive, read_fields
 
 log = logging.getLogger("zego_token.server.hooks")
 

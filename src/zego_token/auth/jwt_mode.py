@@ -22,8 +22,9 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from ._fields import positive, read_fields
-from .contracts import ConfigError, Grants, HttpError, Identity, RequestContext
+from ..pipeline.contracts import Grants, Identity, RequestContext
+from ..pipeline.errors import HttpError
+from ..pipeline.schema import ConfigError, positive, read_fields
 from .jwks import JwksCache, JwksUnavailable
 
 SECTION = "auth.jwt"
@@ -235,6 +236,7 @@ class JwtAuthenticator:
     """Implements ``contracts.Authenticator`` for ``Authorization: Bearer <app JWT>``."""
 
     name = "jwt"
+    reusable = False
 
     def __init__(self, settings: JwtSettings) -> None:
         self.settings = settings
