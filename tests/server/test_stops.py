@@ -50,13 +50,19 @@ class Server:
     def wait_for(self, text: str, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         while text not in self.output():
-            if self.process.poll() is not None or time.monotonic() > deadline:
+            if self.exited() or time.monotonic() > deadline:
                 raise AssertionError(f"no {text!r} from the server:\n{self.output()[-2000:]}")
             time.sleep(0.02)
 
+    def exited(self) -> bool:
+        """Whether the main process has exited, without reaping it (see ``kill_group``)."""
+        if self.process.returncode is not None:
+            return True
+        found = os.waitid(os.P_PID, self.process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        return found is not None
+
     def signal(self, signum: int) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signum)
+        self.process.send_signal(signum)  # Popen sends nothing once the process is reaped
 
     def stopped_within(self, seconds: float) -> float | None:
         """Seconds until the process exited, or None (then its whole group is killed)."""
@@ -66,13 +72,14 @@ class Server:
             return time.monotonic() - start
         except subprocess.TimeoutExpired:
             return None
-        finally:
-            self.kill_group()
 
     def kill_group(self) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(10)
+        """SIGKILL the server's process group, workers included, unless already reaped: until
+        it is reaped (``wait``), the group's ID cannot belong to anyone else."""
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
         self.log.close()
 
 

@@ -39,6 +39,7 @@ class Exchange(Protocol):
     user_id: str | None
     app_id: int | None
     client: str  # the peer's address
+    granted: TokenRequest | None  # what the minted token grants, for the audit trail
 
     def context(self, client_ip: ClientIp | None) -> RequestContext: ...
 
@@ -204,7 +205,9 @@ class TokenPipeline(Generic[E]):
 
     def _mint(self, job: _Job[E]) -> bytes:
         request = job.request
-        job.exchange.user_id = request.user_id
+        exchange = job.exchange
+        exchange.user_id = request.user_id
+        exchange.granted = request
         minted = self.minter.mint(request)
         self.on_issued(request.app_id, self.minter.mode, request.kind)
         return minted.json()

@@ -206,6 +206,7 @@ class TokenServer:
                 req.app_id,
                 req.subject,
                 req.error,
+                req.granted,
             )
 
     def _dynamic_route(self, path: str) -> Route:

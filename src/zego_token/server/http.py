@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
-from ..pipeline.contracts import RequestContext, RequestHeaders
+from ..pipeline.contracts import RequestContext, RequestHeaders, TokenRequest
 from ..pipeline.core import JSON_HEADERS as TEXT_PAIRS
 from ..pipeline.core import ClientIp
 from ..pipeline.errors import HttpError
@@ -71,6 +71,7 @@ class Request:
         "content_length",
         "content_type",
         "error",
+        "granted",
         "headers",
         "method",
         "origin",
@@ -112,6 +113,7 @@ class Request:
         self.app_id: int | None = None
         self.subject: str | None = None
         self.error: str | None = None
+        self.granted: TokenRequest | None = None
         self._context: RequestContext | None = None
 
     @classmethod
@@ -141,6 +143,7 @@ class Request:
         req.app_id = None
         req.subject = None
         req.error = None
+        req.granted = None
         req._context = None
         return req
 
