@@ -44,7 +44,7 @@ from .http import (
     read_json_body,
     text_headers,
 )
-from .logs import Logger
+from .logs import Logger, open_audit_file
 from .metrics import Metrics
 from .openapi import openapi_json
 
@@ -74,8 +74,12 @@ class TokenServer:
         metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
+        audit = settings.logging.audit_file
         self.log = logger or Logger(
-            settings.logging.level, settings.logging.format, secrets=settings.secrets()
+            settings.logging.level,
+            settings.logging.format,
+            secrets=settings.secrets(),
+            audit_fd=open_audit_file(audit) if audit else None,
         )
         self.metrics = metrics or Metrics()
         self.cors = Cors(settings.cors)
@@ -250,7 +254,7 @@ class TokenServer:
                 return
 
     async def close(self) -> None:
-        self.log.flush()
+        self.log.close()
         self.metrics.flush()
         limits = self.pipeline.rate_limits
         if limits is not None:
@@ -376,6 +380,8 @@ def check_components(settings: Settings) -> None:
     """Build the authenticators and deciders once; raises ``ConfigError`` on a bad hook, key
     file or similar, which only shows when the component is built."""
     wiring.check_components(settings)
+    if settings.logging.audit_file:
+        os.close(open_audit_file(settings.logging.audit_file))
 
 
 def create_app(settings: Settings, *, logger: Logger | None = None) -> TokenServer:

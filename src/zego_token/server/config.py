@@ -68,7 +68,7 @@ OWN_FIELDS: dict[str, dict[str, type]] = {
     "token": {"default_ttl": int, "min_ttl": int, "max_ttl": int, "default_mode": str},
     "cors": {"origins": list, "allow_credentials": bool, "max_age": int},
     "auth": {"modes": list, "api_keys": list},
-    "logging": {"level": str, "format": str},
+    "logging": {"level": str, "format": str, "audit_file": str},
     "demo": {"enabled": bool},
 }
 
@@ -153,6 +153,8 @@ class AuthSettings:
 class LoggingSettings:
     level: str = "info"
     format: str = "json"
+    # The token endpoints' lines (grants and refusals) also appended here; "" for none.
+    audit_file: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -449,6 +451,7 @@ def _validate(
     logging = LoggingSettings(
         level=check.choice("logging", "level", "info", LOG_LEVELS),
         format=check.choice("logging", "format", "json", LOG_FORMATS),
+        audit_file=check.typed("logging", "audit_file", "").strip(),
     )
     extensions = _extensions(raw)
     auth = _auth(check, apps, extensions, demo=overrides.demo)

@@ -289,6 +289,14 @@ class Logger:
         """Write the queued request lines now (at shutdown; the timer drains them otherwise)."""
         self._drain()
 
+    def close(self) -> None:
+        """Write what is queued and close the audit file (the worker is stopping)."""
+        self._drain()
+        if self.audit_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.audit_fd)
+            self.audit_fd = None
+
     def _drain(self) -> None:
         """Write the queued lines in chunks that never split a line."""
         pending, self._pending = self._pending, []
@@ -311,6 +319,19 @@ class Logger:
         # A closed or full log pipe must never fail a request.
         with contextlib.suppress(OSError):
             os.write(self.fd if fd is None else fd, text.encode("utf-8", "backslashreplace"))
+
+
+def open_audit_file(path: str) -> int:
+    """``logging.audit_file`` opened for appending (created readable by its owner and group
+    only: who was granted what is not for everyone); raises ``ConfigError`` naming the key."""
+    from ..pipeline.schema import ConfigError
+
+    try:
+        return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+    except OSError as exc:
+        raise ConfigError(
+            "logging.audit_file", f"cannot open {path} for appending: {exc.strerror or exc}"
+        ) from None
 
 
 def exception_fields(exc: BaseException) -> dict[str, Any]:
