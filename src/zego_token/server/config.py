@@ -232,6 +232,53 @@ def load_settings(
     return _validate(raw, env, overrides, demo_app)
 
 
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """Where each configured value came from, for ``zego-token config check``.
+
+    ``keys``: dotted key (``server.port``, ``auth.jwt.jwks_url``) -> the file's path, the
+    environment variable or the ``--option`` that set it; a key not listed has its default.
+    ``secrets``: AppID -> how its ServerSecret is given (never the secret itself).
+    """
+
+    keys: Mapping[str, str]
+    secrets: Mapping[int, str]
+    variables: tuple[str, ...]  # the ZEGO_* environment variables that were read
+
+
+def provenance(
+    overrides: Overrides | None = None, env: Mapping[str, str] | None = None
+) -> Provenance:
+    """Read the sources again as ``load_settings`` does and say where each value came from.
+    Call it after ``load_settings`` accepted the same sources."""
+    overrides = overrides or Overrides()
+    env = os.environ if env is None else env
+    raw = _Raw()
+    config_file = overrides.config_file or env.get(ENV_CONFIG_FILE) or None
+    if config_file:
+        _read_toml(Path(config_file), raw)
+    _overlay_env(env, raw)
+    _overlay_cli(overrides, raw)
+    secrets: dict[int, str] = {}
+    for entry in raw.apps:
+        app_id = entry.get("app_id")
+        if isinstance(app_id, int):
+            if "secret_file" in entry:
+                secrets[app_id] = (
+                    f"the file {entry['secret_file']} ([[apps]] secret_file in {config_file})"
+                )
+            else:
+                secrets[app_id] = f"[[apps]] secret in {config_file}"
+    env_app = env.get(ENV_APP_ID, "").strip()
+    if env_app.isdigit():
+        path = env.get(ENV_SECRET_FILE) or None
+        secrets[int(env_app)] = (
+            f"the file {path} ({ENV_SECRET_FILE})" if path else f"the environment ({ENV_SECRET})"
+        )
+    variables = tuple(sorted(name for name in env if name.startswith("ZEGO_")))
+    return Provenance(keys=dict(raw.sources), secrets=secrets, variables=variables)
+
+
 # -- reading -----------------------------------------------------------------------------------
 
 
@@ -266,6 +313,8 @@ def _read_toml(path: Path, raw: _Raw) -> None:
             if not isinstance(jwt, dict):
                 raise ConfigError("auth.jwt", "must be a table: [auth.jwt]")
             raw.sections["auth.jwt"] = dict(jwt)
+            for key in jwt:
+                raw.sources[f"auth.jwt.{key}"] = str(path)
         raw.sections[name] = section
         for key in section:
             raw.sources[f"{name}.{key}"] = str(path)
