@@ -4,6 +4,7 @@ serving; ``--connect`` reaches the JWKS, Redis and the hook. Run as a real comma
 from __future__ import annotations
 
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -200,3 +201,31 @@ def test_a_redis_password_is_never_printed() -> None:
     )
     assert redact_url("rediss://app:hunter2@r:6380") == "rediss://app:***@r:6380"
     assert redact_url("redis://r:6379/0") == "redis://r:6379/0"
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def test_the_cli_docs_example_runs_as_written() -> None:
+    text = (DOCS / "cli.md").read_text()
+    section = text.split("## `zego-token config check`", 1)[1]
+    block = section.split("```console\n", 1)[1].split("```", 1)[0]
+    command, expected, status = block.splitlines()
+    assert command.startswith("$ ") and status.startswith("# exit status ")
+    words = shlex.split(command[2:])
+    env = dict(word.split("=", 1) for word in words if "=" in word and word[0].isupper())
+    args = [word for word in words if word not in {f"{k}={v}" for k, v in env.items()}]
+    assert args[:3] == ["zego-token", "config", "check"]
+    result = config_check(*args[3:], env=env)
+    assert result.returncode == int(status.rsplit(" ", 1)[1])
+    assert (result.stdout + result.stderr).splitlines() == [expected]
+
+
+def test_the_deploy_docs_broken_example_says_what_the_command_says(tmp_path: Path) -> None:
+    text = (DOCS / "deploy.md").read_text()
+    block = text.split("$ zego-token config check --config broken.toml\n", 1)[1]
+    expected = block.split("```", 1)[0].strip()
+    (tmp_path / "broken.toml").write_text("[token]\nmax_ttl = 30\n")
+    env = {"ZEGO_APP_ID": str(APP_ID), "ZEGO_SERVER_SECRET": SECRET}
+    result = config_check("--config", "broken.toml", env=env, cwd=tmp_path)
+    assert (result.returncode, result.stderr.strip()) == (2, expected)
