@@ -120,6 +120,7 @@ def stop_one(index: int, directory: Path) -> tuple[str, float | None, str]:
         server.kill_group()
 
 
+@pytest.mark.timeout(60 + STOPS * 2)
 def test_no_stop_hangs_past_the_shutdown_timeout(tmp_path: Path) -> None:
     start = time.monotonic()
     with ThreadPoolExecutor(PARALLEL) as pool:
