@@ -127,6 +127,8 @@ def load_hook(settings: HookSettings) -> Decider:
 class HookDecider:
     """Implements ``contracts.Decider`` around the app's function."""
 
+    span_name = "hook"
+
     def __init__(self, function: HookFunction, settings: HookSettings) -> None:
         self.function = function
         self.settings = settings

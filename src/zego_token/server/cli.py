@@ -90,9 +90,11 @@ def run_serve(args: argparse.Namespace) -> int:
     settings = _listening_on(settings, port)
     url = f"http://{_in_url(server.address)}:{port}"
 
+    from ..pipeline import tracing
     from .app import check_components  # prometheus_client is not imported by this
 
     try:
+        tracing.check_environment(os.environ)
         # Hooks, JWT keys and the like load in every worker; load them once here first, so a
         # mistake stops start-up with one line instead of a crash loop of workers.
         check_components(settings)

@@ -24,6 +24,8 @@ Response = tuple[int, list[Header], bytes]
 
 
 NOSNIFF = (b"x-content-type-options", b"nosniff")
+_TRACE_HEADERS = ("traceparent", "tracestate")
+_TRACE_HEADER_BYTES = frozenset(name.encode() for name in _TRACE_HEADERS)
 JSON_HEADERS: list[Header] = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in TEXT_PAIRS]
 JSON_HEADERS_TEXT = TEXT_PAIRS
 
@@ -80,6 +82,7 @@ class Request:
         "query",
         "receive",
         "subject",
+        "trace_id",
         "user_id",
     )
 
@@ -114,6 +117,7 @@ class Request:
         self.subject: str | None = None
         self.error: str | None = None
         self.granted: TokenRequest | None = None
+        self.trace_id: str | None = None
         self._context: RequestContext | None = None
 
     @classmethod
@@ -144,8 +148,21 @@ class Request:
         req.subject = None
         req.error = None
         req.granted = None
+        req.trace_id = None
         req._context = None
         return req
+
+    def trace_headers(self) -> dict[str, str]:
+        """The W3C trace context headers (``traceparent``, ``tracestate``) the caller sent."""
+        headers = self.headers
+        if hasattr(headers, "get"):  # RSGI's header map
+            found = {name: headers.get(name) for name in _TRACE_HEADERS}
+            return {name: value for name, value in found.items() if value is not None}
+        return {
+            name.decode("latin-1"): value.decode("latin-1")
+            for name, value in headers
+            if name in _TRACE_HEADER_BYTES
+        }
 
     def context(self, client_ip: ClientIp | None) -> RequestContext:
         if self._context is None:

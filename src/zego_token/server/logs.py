@@ -120,6 +120,7 @@ class Logger:
         subject: str | None,
         error: str | None,
         granted: TokenRequest | None = None,
+        trace_id: str | None = None,
     ) -> None:
         """One line per request. ``path`` must already be free of query strings. ``granted``:
         the request a token was minted for."""
@@ -152,6 +153,8 @@ class Logger:
                 line += f',"error":{_escape(error)}'
             if granted is not None:
                 line += self._granted_json(granted)
+            if trace_id is not None:
+                line += f',"trace_id":"{trace_id}"'
             line += "}\n"
         else:
             fields: dict[str, Any] = {
@@ -166,6 +169,7 @@ class Logger:
             }
             if granted is not None:
                 fields.update(self._granted_fields(granted))
+            fields["trace_id"] = trace_id
             line = self._text(level, "request", fields)
         self._queue(line)
         if self.audit_fd is not None and (granted is not None or path in AUDITED_PATHS):

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from ..pipeline import tracing
 from ..pipeline.contracts import RateDecision, RateLimiter
 from ..pipeline.errors import HttpError
 from ..pipeline.ratelimit import MemoryRateLimiter, RateLimitSettings, Throttle, rate_decision
@@ -68,7 +69,8 @@ class RedisRateLimiter:
         import redis.exceptions
 
         try:
-            count, ttl_ms = await self._script(keys=[self._prefix + key], args=[window * 1000])
+            with tracing.span("redis EVALSHA", **{"db.system": "redis"}):
+                count, ttl_ms = await self._script(keys=[self._prefix + key], args=[window * 1000])
         except (redis.exceptions.RedisError, OSError) as error:
             # Fail closed: an outage must not switch rate limiting off.
             cause = type(error).__name__
