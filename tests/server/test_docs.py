@@ -65,4 +65,4 @@ def test_the_complete_example_loads(tmp_path: Path) -> None:
     assert settings.server.host == "0.0.0.0"
     assert settings.auth.modes == ("api_key",)
     assert settings.cors.origins == ("https://app.example.com",)
-    assert settings.extensions["rate_limit"].per_ip == 120
+    assert settings.rate_limit.per_ip == 120

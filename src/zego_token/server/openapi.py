@@ -348,15 +348,15 @@ def configured_features(settings: Settings) -> set[str]:
     features: set[str] = {mode for mode in modes if mode in ("api_key", "jwt")}
     if any(mode != "none" for mode in modes):
         features.add("credentials")
-    jwt = settings.extensions.get("auth.jwt")
-    if "jwt" in modes and bool(getattr(jwt, "jwks_url", None)):
+    jwt = settings.auth.jwt
+    if "jwt" in modes and jwt is not None and jwt.jwks_url:
         features.add("jwks")
-    if settings.extensions.get("hook") is not None:
+    if settings.hook is not None:
         features.add("hook")
-    limits = settings.extensions.get("rate_limit")
-    if getattr(limits, "per_ip", 0) or getattr(limits, "per_identity", 0):
+    limits = settings.rate_limit
+    if limits.per_ip or limits.per_identity:
         features.add("rate_limit")
-        if bool(getattr(limits, "redis_url", None)):
+        if limits.redis_url:
             features.add("redis")
     if settings.demo:
         features.add("demo")
