@@ -140,7 +140,12 @@ def has_empty_stream_list(payload: str) -> bool:
 def check_payload_streams(payload: str) -> None:
     """Refuse a payload that ZEGO would read as "any stream" through an empty list."""
     if has_empty_stream_list(payload):
-        raise InvalidParameter(EMPTY_STREAM_LIST, parameter="stream_ids")
+        raise InvalidParameter(
+            'the payload\'s "stream_id_list" is empty, which ZEGO reads as "any stream", not "no '
+            'stream": a publish token with it may publish every stream in the room; write null '
+            "for any stream or list the stream IDs, and set privilege 2 to 0 for no publishing",
+            parameter="payload",
+        )
 
 
 def _stream_sequence(stream_ids: Iterable[str]) -> tuple[str, ...]:
