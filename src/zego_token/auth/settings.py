@@ -48,6 +48,9 @@ class ApiKeySettings(Section, frozen=True, kw_only=True):
     app_ids: tuple[int, ...] | None = None
     room_patterns: tuple[str, ...] | None = None
     publish: bool | None = None
+    # [] is allowed here and means "no stream", so no publishing: the policy refuses every
+    # stream ID outside the grant, and the token never carries an empty list.
+    stream_ids: tuple[str, ...] | None = None
     max_ttl: Annotated[int, Meta(ge=1, le=INT32_MAX)] | None = None
 
     @property
@@ -63,6 +66,7 @@ class ApiKeySettings(Section, frozen=True, kw_only=True):
             app_ids=self.app_ids,
             room_patterns=self.room_patterns,
             publish=self.publish,
+            stream_ids=self.stream_ids,
             max_ttl=self.max_ttl,
         )
 

@@ -564,6 +564,10 @@ def _check_api_keys(section: AuthSection, app_ids: set[int]) -> None:
             raise ConfigError(
                 f"{key}.room_patterns", "must be a list of room ID patterns like 'team-*'"
             )
+        if entry.stream_ids is not None and not all(entry.stream_ids):
+            raise ConfigError(
+                f"{key}.stream_ids", "must be a list of stream ID patterns like 'bob-*'"
+            )
         names.add(entry.name)
         digests.add(entry.sha256.lower())
 
