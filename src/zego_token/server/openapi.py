@@ -353,8 +353,9 @@ def _ref(name: str) -> dict[str, str]:
 def configured_features(settings: Settings) -> set[str]:
     """What is configured, in ``error_codes.Needs``'s words: which codes are possible."""
     modes = settings.auth.modes
-    features: set[str] = {mode for mode in modes if mode in ("api_key", "jwt")}
-    if any(mode != "none" for mode in modes):
+    # Each mode that needs credentials is a feature by its name (ErrorCode.needs).
+    features: set[str] = {mode for mode in modes if mode != "none"}
+    if features:
         features.add("credentials")
     jwt = settings.auth.jwt
     if "jwt" in modes and jwt is not None and jwt.jwks_url:
