@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .config import Settings
 
+from .logs import LEVELS
+
 EXIT_CONFIG = 2
 # On SIGHUP (or a crash) Granian starts the new worker, waits this long, then stops the old
 # one: long enough for the new worker to accept connections (~0.1 s measured), short enough
 # that a reload of two workers applies within 2 s.
 RESPAWN_SECONDS = 0.5
-LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,7 +44,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="run with a throwaway AppID and secret on 127.0.0.1 and serve the demo page at "
         "/demo; its tokens are NOT accepted by ZEGOCLOUD",
     )
-    parser.add_argument("--log-level", choices=LOG_LEVELS, help="default info")
+    parser.add_argument("--log-level", choices=tuple(LEVELS), help="default info")
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -83,12 +84,12 @@ def run_serve(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
 
     server = settings.server
-    port, problem = _claim_port(server.address, server.port, reuse_port=server.reuse_port)
+    port, problem = _claim_port(settings.bind_address, server.port, reuse_port=server.reuse_port)
     if problem is not None:
         print(f"zego-token: {problem}", file=sys.stderr)
         return EXIT_CONFIG
     settings = _listening_on(settings, port)
-    url = f"http://{_in_url(server.address)}:{port}"
+    url = f"http://{_in_url(settings.bind_address)}:{port}"
 
     from ..pipeline import tracing
     from .app import check_components  # prometheus_client is not imported by this
@@ -141,7 +142,7 @@ def run_serve(args: argparse.Namespace) -> int:
     )
     granian = SignalSafeServer(
         "zego_token.server.app:worker_app",
-        address=settings.server.address,
+        address=settings.bind_address,
         port=port,
         # RSGI rather than ASGI: the app speaks both; RSGI answers with one call (see app.py).
         interface=Interfaces.RSGI,
@@ -197,12 +198,15 @@ def _listening_on(settings: Settings, port: int) -> Settings:
     the page's own origins allowed by CORS."""
     import dataclasses
 
+    import msgspec
+
     server = settings.server
     if port != server.port:
-        settings = dataclasses.replace(settings, server=dataclasses.replace(server, port=port))
+        server = msgspec.structs.replace(server, port=port)
+        settings = dataclasses.replace(settings, server=server)
     if settings.demo:
         own = (f"http://127.0.0.1:{port}", f"http://localhost:{port}")
-        cors = dataclasses.replace(
+        cors = msgspec.structs.replace(
             settings.cors, origins=tuple(dict.fromkeys((*settings.cors.origins, *own)))
         )
         settings = dataclasses.replace(settings, cors=cors)

@@ -29,8 +29,8 @@ EXIT_OK = 0
 EXIT_CONNECT_FAILED = 1
 EXIT_CONFIG = 2
 
-# The own sections listed key by key (apps and API keys have their own lines).
-_LISTED = ("server", "token", "cors", "logging")
+# Sections with lines of their own above (auth: modes and API keys), or none (demo).
+_NOT_LISTED = frozenset(("auth", "demo"))
 
 
 def run_check(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
@@ -91,26 +91,29 @@ def summary(settings: Settings, sources: Provenance) -> Iterator[str]:
         else "not set: derived from the API keys and [auth.jwt] configured"
     )
     yield f"auth: modes {', '.join(settings.auth.modes)}  ({modes_from})"
-    for api_key in settings.auth.api_keys:
-        grants = api_key.grants
+    for api_key in settings.auth.api_keys:  # never its sha256: the key's stand-in
         scope = [
-            f"apps {', '.join(map(str, grants.app_ids))}" if grants.app_ids else "any app",
-            f"rooms {', '.join(grants.room_patterns)}" if grants.room_patterns else "any room",
+            f"apps {', '.join(map(str, api_key.app_ids))}" if api_key.app_ids else "any app",
+            f"rooms {', '.join(api_key.room_patterns)}" if api_key.room_patterns else "any room",
         ]
-        if grants.publish is not None:
-            scope.append("publish" if grants.publish else "no publish")
-        if grants.max_ttl is not None:
-            scope.append(f"max_ttl {grants.max_ttl}")
+        if api_key.publish is not None:
+            scope.append("publish" if api_key.publish else "no publish")
+        if api_key.stream_ids is not None:
+            scope.append(f"streams {', '.join(api_key.stream_ids) or '(none)'}")
+        if api_key.max_ttl is not None:
+            scope.append(f"max_ttl {api_key.max_ttl}")
         yield f"  api key {api_key.name!r}: {'; '.join(scope)}  ({where('auth.api_keys')})"
-    for section in _LISTED:
-        values = getattr(settings, section)
+    for section, keys in OWN_FIELDS.items():
+        if section in _NOT_LISTED:
+            continue
+        values: Any = settings
+        for part in section.split("."):
+            values = getattr(values, part, None)
+        if values is None:
+            yield f"[{section}]  (not configured)"
+            continue
         yield f"[{section}]"
-        for key in OWN_FIELDS[section]:
-            if hasattr(values, key):
-                yield _value_line(section, key, getattr(values, key), where)
-    for section, values in settings.extensions.items():
-        yield f"[{section}]"
-        for key in getattr(type(values), "FIELDS", {}):
+        for key in keys:
             yield _value_line(section, key, getattr(values, key, None), where)
 
 
@@ -165,18 +168,13 @@ def redact_url(text: str) -> str:
 
 def connect(settings: Settings) -> Iterator[tuple[str, bool, str]]:
     """``(what, ok, detail)`` for each outside thing the configuration names."""
-    from ..auth.jwt_mode import JwtSettings
-    from ..pipeline.hooks import HookSettings
-    from ..pipeline.ratelimit import RateLimitSettings
-    from .wiring import section
-
-    jwt = section(settings, "auth.jwt", JwtSettings)
+    jwt = settings.auth.jwt
     if jwt is not None and jwt.jwks_url:
         yield "jwks", *_fetch_jwks(jwt.jwks_url, jwt.jwks_timeout)
-    limits = section(settings, "rate_limit", RateLimitSettings)
-    if limits is not None and limits.redis_url:
+    limits = settings.rate_limit
+    if limits.redis_url:
         yield "redis", *_ping_redis(limits)
-    hook = section(settings, "hook", HookSettings)
+    hook = settings.hook
     if hook is not None:
         yield "hook", *_load_hook(hook)
 

@@ -17,11 +17,13 @@ import signal
 from collections.abc import Callable
 from typing import Any, Protocol
 
+import msgspec
+
 from ..pipeline.schema import ConfigError
-from .config import ServerSettings, Settings
+from .config import Settings
 
 # What a running server cannot change without a restart: the socket and the worker count.
-_LISTENING = ("host", "port", "workers", "reuse_port", "address", "addresses")
+_LISTENING = ("host", "port", "workers", "reuse_port")
 
 
 class WorkerSettings:
@@ -93,12 +95,12 @@ def keep_listening(running: Settings, new: Settings) -> tuple[Settings, list[str
     """``new`` with the running server's socket settings, and the names of those that differ."""
     changed = [
         f"server.{name}"
-        for name in _LISTENING[:4]
+        for name in _LISTENING
         if getattr(running.server, name) != getattr(new.server, name)
     ]
     kept: dict[str, Any] = {name: getattr(running.server, name) for name in _LISTENING}
-    server: ServerSettings = dataclasses.replace(new.server, **kept)
-    return dataclasses.replace(new, server=server), changed
+    server = msgspec.structs.replace(new.server, **kept)
+    return dataclasses.replace(new, server=server, addresses=running.addresses), changed
 
 
 def ignore_reloads_until_serving() -> None:
