@@ -107,6 +107,7 @@ class Logger:
         self._timer = FlushTimer(FLUSH_SECONDS, self._drain)
         self._middles: dict[tuple[str, str, str], str] = {}  # bounded: routes x methods x 2
         self._subjects: dict[str, str] = {}
+        self._plain_grants: dict[tuple[str, bool, int], str] = {}
 
     # -- the hot path --------------------------------------------------------------------------
 
@@ -178,6 +179,18 @@ class Logger:
 
     def _granted_json(self, granted: TokenRequest) -> str:
         room_id = granted.room_id
+        if room_id is None:
+            # A plain token's fields take few values (kind, publish, TTL): built once each.
+            key = (granted.kind, granted.publish, granted.ttl)
+            text = self._plain_grants.get(key)
+            if text is None:
+                if len(self._plain_grants) >= _SUBJECTS_KEPT:
+                    self._plain_grants.clear()
+                text = self._plain_grants[key] = (
+                    f',"kind":"{granted.kind}","publish":{"true" if granted.publish else "false"}'
+                    f',"ttl":{granted.ttl}'
+                )
+            return text
         text = f',"kind":"{granted.kind}"'
         if room_id is not None:
             text += f',"room_id":{_escape(self._scrub_id(room_id))}'
