@@ -416,14 +416,6 @@ async def _ok_later(issued: bytes | Awaitable[bytes]) -> Response:
     return 200, JSON_HEADERS, issued if isinstance(issued, bytes) else await issued
 
 
-def check_components(settings: Settings) -> None:
-    """Build the authenticators and deciders once; raises ``ConfigError`` on a bad hook, key
-    file or similar, which only shows when the component is built."""
-    wiring.check_components(settings)
-    if settings.logging.audit_file:
-        os.close(open_audit_file(settings.logging.audit_file))
-
-
 def create_app(
     settings: Settings, *, logger: Logger | None = None, tracer: Any = None
 ) -> TokenServer:

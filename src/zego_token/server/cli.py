@@ -92,7 +92,7 @@ def run_serve(args: argparse.Namespace) -> int:
     url = f"http://{_in_url(settings.bind_address)}:{port}"
 
     from ..pipeline import tracing
-    from .app import check_components  # prometheus_client is not imported by this
+    from .wiring import check_components  # imports no Granian nor prometheus_client
 
     try:
         tracing.check_environment(os.environ)

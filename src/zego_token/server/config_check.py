@@ -62,13 +62,9 @@ def _check_offline(settings: Settings) -> None:
     """What ``serve`` checks before it starts that needs no network: key files, the audit
     file. The hook is imported only with ``--connect`` (importing it runs its code)."""
     from . import wiring
-    from .logs import open_audit_file
 
     wiring.authenticators(settings)
-    if settings.logging.audit_file:
-        import os
-
-        os.close(open_audit_file(settings.logging.audit_file))
+    wiring.check_audit_file(settings)
 
 
 # -- the summary -------------------------------------------------------------------------------
