@@ -72,8 +72,10 @@ def _view(
             content_length=request.headers.get("content-length") if post else None,
             client=client.host if client else "",
             header_pairs=request.headers.items,
+            raw_target=request.scope.get("raw_path"),
         )
-        reply = await endpoint.handle_async(kind, call, request, request.body)
+        # The body's chunks, not request.body(): that reads all of it before anything is checked.
+        reply = await endpoint.handle_async(kind, call, request, request.stream)
         # The names are distinct (JSON headers plus at most one refusal header each), so a
         # dict loses nothing; one headers= argument costs a third of three header assignments.
         return Response(content=reply.body, status_code=reply.status, headers=dict(reply.headers))

@@ -274,6 +274,26 @@ async def _identified_later(job: _Job[E], found: Awaitable[Identified]) -> None:
     job.identity, job.subject = await found
 
 
+def check_request_target(raw_target: bytes) -> None:
+    """Refuse a request target a proxy and this server could read differently: an encoded slash
+    (``/api%2Ftoken`` decodes to ``/api/token``, which a proxy's rule for ``/api/token`` never
+    matched) is 404, and a raw ``#`` (everything after it would be dropped) is 400.
+    ``raw_target`` is the path as sent, before percent-decoding (with the query, if at hand)."""
+    if b"#" in raw_target:
+        raise HttpError(
+            400,
+            "invalid_request_target",
+            "the request target contains a raw '#'; percent-encode it as %23",
+        )
+    if b"%2f" in raw_target.split(b"?", 1)[0].lower():
+        raise HttpError(
+            404,
+            "not_found",
+            "no endpoint at a path with an encoded slash (%2F); the endpoints are listed in "
+            "/openapi.json",
+        )
+
+
 def unauthenticated() -> HttpError:
     return HttpError(
         401,

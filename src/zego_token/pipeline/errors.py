@@ -79,6 +79,13 @@ ERROR_CODES: dict[str, ErrorCode] = _table(
     ),
     ErrorCode("repeated_authorization", 400, "more than one Authorization header", ("auth",)),
     ErrorCode(
+        "invalid_request_target",
+        400,
+        "the request target holds a raw `#`: a fragment is never sent to a server, and the "
+        "part after it would be silently dropped",
+        ("routing",),
+    ),
+    ErrorCode(
         "invalid_token",
         400,
         "the token given to the inspector cannot be read",
@@ -226,7 +233,12 @@ ERROR_CODES: dict[str, ErrorCode] = _table(
         ("routing",),
     ),
     # -- other 4xx -----------------------------------------------------------------------------
-    ErrorCode("not_found", 404, "no endpoint (or demo file) at this path", ("routing",)),
+    ErrorCode(
+        "not_found",
+        404,
+        "no endpoint (or demo file) at this path; an encoded slash (`%2F`) never names one",
+        ("routing",),
+    ),
     ErrorCode(
         "method_not_allowed",
         405,
