@@ -80,7 +80,7 @@ class JwtSettings:
     max_ttl_claim: str = ""
     max_token_bytes: int = 8192
     jwks_cache_seconds: int = 300
-    jwks_refresh_interval: int = 30
+    jwks_refresh_interval: int = 1  # the floor between refetches for unknown kids (jwks.py)
     jwks_timeout: float = 5.0
 
     @classmethod
@@ -139,8 +139,13 @@ class JwtSettings:
         positive(f"{SECTION}.max_token_bytes", self.max_token_bytes)
         positive(f"{SECTION}.jwks_cache_seconds", self.jwks_cache_seconds)
         positive(f"{SECTION}.jwks_timeout", self.jwks_timeout)
-        if self.jwks_refresh_interval < 0:
-            raise ConfigError(f"{SECTION}.jwks_refresh_interval", "must be 0 or more seconds")
+        if self.jwks_refresh_interval < 1:
+            # 0 turned every made-up kid into a fetch from the identity provider.
+            raise ConfigError(
+                f"{SECTION}.jwks_refresh_interval",
+                "must be at least 1 second (the shortest time between two JWKS fetches for "
+                "unknown kids; 1 is the default)",
+            )
         if not self.user_id_claim:
             raise ConfigError(f"{SECTION}.user_id_claim", "must name a claim, e.g. sub")
 
@@ -203,7 +208,8 @@ class JwksKeys:
             raise HttpError(
                 503,
                 "jwks_unavailable",
-                "the identity provider's JWKS could not be fetched; try again shortly",
+                "the identity provider's signing keys could not be fetched just now; try again "
+                "shortly",
                 headers={"Retry-After": str(unavailable.retry_after)},
             ) from None
         if data is None:

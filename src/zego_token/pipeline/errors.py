@@ -284,7 +284,9 @@ ERROR_CODES: dict[str, ErrorCode] = _table(
     ErrorCode(
         "jwks_unavailable",
         503,
-        "the JWKS cannot be fetched and no cached key applies; see Retry-After",
+        "the JWKS cannot be fetched now (unreachable, refused, or fetched less than "
+        "auth.jwt.jwks_refresh_interval ago) and no cached key applies; see Retry-After. Never "
+        "a 401: the token may be signed with a key the provider just published",
         ("auth",),
         "jwks",
         retry_after=True,
