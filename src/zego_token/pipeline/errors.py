@@ -291,6 +291,15 @@ ERROR_CODES: dict[str, ErrorCode] = _table(
         "jwks",
         retry_after=True,
     ),
+    ErrorCode(
+        "hook_busy",
+        503,
+        "the server's hook has hook.threads calls running, or this client hook.per_client (a "
+        "timed-out sync hook runs on to its end); see Retry-After",
+        ("decide",),
+        "hook",
+        retry_after=True,
+    ),
     ErrorCode("not_ready", 503, "a back end (JWKS, Redis) cannot be reached or used", ("readyz",)),
 )
 
