@@ -146,7 +146,8 @@ class TokenEndpoint(Generic[R]):
     ``policy`` takes the server's ``[policy]`` settings (a ``PolicySettings`` or the same
     mapping as the TOML section); ZEGO's ID rules apply by default, as on the server.
     ``hook`` is a function of ``HookContext`` returning ``Allow``/``Deny``/bool, sync or
-    async, as the server's ``[hook]``.
+    async, as the server's ``[hook]``; ``hook_threads`` and ``hook_per_client`` are its
+    ``threads`` and ``per_client`` (a timed-out sync hook keeps its thread until it returns).
     """
 
     def __init__(
@@ -157,6 +158,8 @@ class TokenEndpoint(Generic[R]):
         policy: PolicySettings | Mapping[str, object] | None = None,
         hook: HookFunction | None = None,
         hook_timeout: float = 2.0,
+        hook_threads: int = 8,
+        hook_per_client: int = 2,
         max_body_bytes: int = 16384,
     ) -> None:
         if not isinstance(issuer, TokenIssuer):
@@ -182,7 +185,13 @@ class TokenEndpoint(Generic[R]):
         deciders: list[Decider] = [PolicyDecider(policy)]
         if hook is not None:
             name = f"{getattr(hook, '__module__', '?')}:{getattr(hook, '__qualname__', 'hook')}"
-            deciders.append(HookDecider(hook, HookSettings(function=name, timeout=hook_timeout)))
+            settings = HookSettings(
+                function=name,
+                timeout=hook_timeout,
+                threads=hook_threads,
+                per_client=hook_per_client,
+            )
+            deciders.append(HookDecider(hook, settings))
         self.pipeline: TokenPipeline[Call] = TokenPipeline(
             config, identify=_identified, deciders=deciders
         )

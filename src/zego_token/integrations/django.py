@@ -37,6 +37,8 @@ def token_urlpatterns(
     policy: PolicySettings | Mapping[str, object] | None = None,
     hook: HookFunction | None = None,
     hook_timeout: float = 2.0,
+    hook_threads: int = 8,
+    hook_per_client: int = 2,
     max_body_bytes: int = 16384,
 ) -> list[URLPattern]:
     """URL patterns for ``token`` and ``kit-token``; ``include()`` them under a prefix."""
@@ -46,6 +48,8 @@ def token_urlpatterns(
         policy=policy,
         hook=hook,
         hook_timeout=hook_timeout,
+        hook_threads=hook_threads,
+        hook_per_client=hook_per_client,
         max_body_bytes=max_body_bytes,
     )
     patterns: list[URLPattern] = [

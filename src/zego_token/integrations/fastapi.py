@@ -27,6 +27,8 @@ def token_router(
     policy: PolicySettings | Mapping[str, object] | None = None,
     hook: HookFunction | None = None,
     hook_timeout: float = 2.0,
+    hook_threads: int = 8,
+    hook_per_client: int = 2,
     max_body_bytes: int = 16384,
 ) -> APIRouter:
     """An ``APIRouter`` with the ``token`` and ``kit-token`` endpoints; mount it with a prefix."""
@@ -36,6 +38,8 @@ def token_router(
         policy=policy,
         hook=hook,
         hook_timeout=hook_timeout,
+        hook_threads=hook_threads,
+        hook_per_client=hook_per_client,
         max_body_bytes=max_body_bytes,
     )
     router = APIRouter()

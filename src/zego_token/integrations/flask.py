@@ -33,6 +33,8 @@ def token_blueprint(
     policy: PolicySettings | Mapping[str, object] | None = None,
     hook: HookFunction | None = None,
     hook_timeout: float = 2.0,
+    hook_threads: int = 8,
+    hook_per_client: int = 2,
     max_body_bytes: int = 16384,
     name: str = "zego_token",
 ) -> Blueprint:
@@ -44,6 +46,8 @@ def token_blueprint(
         policy=policy,
         hook=hook,
         hook_timeout=hook_timeout,
+        hook_threads=hook_threads,
+        hook_per_client=hook_per_client,
         max_body_bytes=max_body_bytes,
     )
     blueprint = Blueprint(name, __name__)

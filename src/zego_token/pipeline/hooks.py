@@ -142,6 +142,12 @@ class HookDecider:
     """Implements ``contracts.Decider`` around the app's function."""
 
     def __init__(self, function: HookFunction, settings: HookSettings) -> None:
+        if settings.threads < 1 or settings.per_client < 1:
+            # The schema checks the server's [hook]; an embedding app passes these directly.
+            raise ValueError(
+                f"hook threads ({settings.threads}) and per_client ({settings.per_client}) "
+                "must each be at least 1"
+            )
         self.function = function
         self.settings = settings
         self._is_async = inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(
