@@ -45,6 +45,8 @@ NAMES: dict[Generator, str] = {
     "zego-token": "zego-token",
 }
 
+_NAMES: dict[str, str] = {str(g): name for g, name in NAMES.items()}
+
 _PY_ORDER = ("app_id", "user_id", "nonce", "ctime", "expire", "payload")
 _GO_ORDER = ("app_id", "user_id", "ctime", "expire", "nonce", "payload")
 _NET_ORDER = ("app_id", "user_id", "payload", "ctime", "expire", "nonce")
@@ -155,6 +157,29 @@ _SHORT_ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", '"': '"
 _SHORT_ESCAPES["/"] = "/"
 
 
+# A hex IV is also a possible [0-9a-z] IV; random bytes are never all from either alphabet
+# but with odds of (36/256)**12, below one in ten billion.
+_ALPHABETS_FITTING: dict[Alphabet, tuple[Alphabet, ...]] = {
+    "hex": ("hex", "base36"),
+    "base36": ("base36",),
+    "bytes": ("bytes",),
+}
+_ALPHABET_NAMES: dict[Alphabet, str] = {
+    "hex": "ASCII characters from [0-9a-f]",
+    "base36": "ASCII characters from [0-9a-z]",
+    "bytes": "random bytes",
+}
+
+
+def iv_alphabet(iv: bytes) -> Alphabet:
+    """What a nonce or IV is drawn from, as far as its bytes show."""
+    if iv and _HEX.issuperset(iv):
+        return "hex"
+    if iv and _BASE36.issuperset(iv):
+        return "base36"
+    return "bytes"
+
+
 @dataclass(frozen=True, slots=True)
 class Fingerprint:
     """The generators that could have made a token, and the evidence, one line per trait.
@@ -189,14 +214,21 @@ class Fingerprint:
             if self.predictable:
                 text += ": nonce predictable from its ctime"
         else:
-            names = [NAMES[g] for g in self.candidates]
-            text = ", ".join(names[:-1]) + " or " + names[-1]
+            text = describe(self.candidates)
             if not self.from_claims:
                 text += " (from the header alone: the ServerSecret narrows this)"
         return text
 
     def as_dict(self) -> dict[str, Any]:
         return {"candidates": list(self.candidates), "evidence": list(self.evidence)}
+
+
+def describe(candidates: Iterable[str]) -> str:
+    """``Python``, ``Python or C++``, ``Python, Node.js or PHP``; ``unknown`` for none."""
+    names = [_NAMES.get(g, g) for g in candidates]
+    if not names:
+        return "unknown"
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
 def fingerprint(token: str, secret: str | None = None) -> Fingerprint:
@@ -271,15 +303,10 @@ class _Survey:
         self.evidence.append(evidence)
 
     def check_alphabet(self) -> None:
-        iv, size = self.iv, len(self.iv)
-        fits: tuple[Alphabet, ...]
-        if iv and _HEX.issuperset(iv):
-            what, fits = f"{size} ASCII characters from [0-9a-f]", ("hex", "base36")
-        elif iv and _BASE36.issuperset(iv):
-            what, fits = f"{size} ASCII characters from [0-9a-z]", ("base36",)
-        else:
-            what, fits = f"{size} random bytes", ("bytes",)
+        alphabet = iv_alphabet(self.iv)
+        fits = _ALPHABETS_FITTING[alphabet]
         who = _who(v for v in self.variants if v.alphabet in fits)
+        what = f"{len(self.iv)} {_ALPHABET_NAMES[alphabet]}"
         self.keep(lambda v: v.alphabet in fits, f"{self.iv_name} is {what}: {who}")
 
     def check_spacing(self, text: str) -> None:
@@ -419,7 +446,9 @@ __all__ = [
     "NAMES",
     "Fingerprint",
     "Generator",
+    "describe",
     "fingerprint",
     "fingerprint_claims",
     "fingerprint_header",
+    "iv_alphabet",
 ]
