@@ -368,7 +368,7 @@ class Auditor:
                     lines,
                 )
         if self.weak.count:
-            sources = ", ".join(f"{who} {n}" for who, n in self.weak_sources.most_common())
+            sources = "; ".join(f"{who}: {n}" for who, n in self.weak_sources.most_common())
             predictable = ""
             if self.predictable.count:
                 predictable = (

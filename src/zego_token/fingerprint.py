@@ -87,16 +87,7 @@ def _php_escapes(c: str) -> bool:
 
 
 def _dotnet_escapes(c: str) -> bool:
-    return c in "\x85\u2028\u2029"
-
-
-_ESCAPING = {
-    _escapes_nothing_extra: "nothing beyond quotes, backslashes and control characters",
-    _go_escapes: "< > & and U+2028/2029 (Go)",
-    _java_escapes: "/ and U+007F-009F, U+2000-20FF (Java's json-simple)",
-    _php_escapes: "/ & and every non-ASCII character (PHP)",
-    _dotnet_escapes: "U+0085, U+2028, U+2029 (.NET)",
-}
+    return c == "\u2028"
 
 
 @dataclass(frozen=True, slots=True)
