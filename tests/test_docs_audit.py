@@ -44,3 +44,18 @@ def test_each_audit_example_prints_what_the_doc_shows(command: str, output: str)
         cwd=ROOT, capture_output=True, text=True, env=env, timeout=60, check=False,
     )  # fmt: skip
     assert done.stdout == output
+
+
+def test_the_security_guides_command_runs_as_written(tmp_path: Path) -> None:
+    text = (ROOT / "docs" / "security.md").read_text()
+    section = text.split("## Is your current generator safe?", 1)[1].split("\n## ", 1)[0]
+    command = section.split("```sh\n", 1)[1].split("```", 1)[0].strip()
+    assert command == "zego-token audit tokens.txt"
+    (tmp_path / "tokens.txt").write_text(EXAMPLE.read_text())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZEGO_")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    done = subprocess.run(
+        ["bash", "-c", command], cwd=tmp_path, capture_output=True, text=True, env=env,
+        timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1 and "[gcm_nonce_reuse]" in done.stdout
