@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.audit_files import NOW, VECTOR_SECRET, mixed_lines
+from tests.fixtures.audit_files import NOW, VECTOR_SECRET, mixed_lines
 from tests.test_cli import Run, assert_usage_error, zego
 from zego_token import generate_token04
 from zego_token.audit import Auditor, audit, text_lines

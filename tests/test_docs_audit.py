@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.audit_files import mixed_lines
+from tests.fixtures.audit_files import mixed_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "cli.md"
