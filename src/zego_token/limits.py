@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import TypeGuard
 
 from .errors import InvalidParameter
 
@@ -37,20 +38,20 @@ ZEGO_ID_PATTERN = (
 _ZEGO_ID_CHARS = re.compile(ZEGO_ID_PATTERN)
 
 
-def is_int(value: object) -> bool:
+def is_int(value: object) -> TypeGuard[int]:
     """True for real integers; ``bool`` is an ``int`` subclass but never a valid ID or time."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
 def check_app_id(app_id: object) -> int:
-    if not is_int(app_id) or not 0 < app_id <= MAX_APP_ID:  # type: ignore[operator]
+    if not is_int(app_id) or not 0 < app_id <= MAX_APP_ID:
         raise InvalidParameter(
             f"app_id must be the positive integer AppID from the ZEGOCLOUD console "
             f"(1..{MAX_APP_ID}), got {_describe(app_id)}",
             code=CODE_APP_ID,
             parameter="app_id",
         )
-    return app_id  # type: ignore[return-value]
+    return app_id
 
 
 def check_user_id(user_id: object) -> str:
@@ -91,14 +92,14 @@ def check_secret(secret: object) -> bytes:
 
 
 def check_effective_time(seconds: object) -> int:
-    if not is_int(seconds) or not 0 < seconds <= INT32_MAX:  # type: ignore[operator]
+    if not is_int(seconds) or not 0 < seconds <= INT32_MAX:
         raise InvalidParameter(
             f"effective_time_in_seconds must be a positive whole number of seconds "
             f"(at most {INT32_MAX}), got {_describe(seconds)}",
             code=CODE_EFFECTIVE_TIME,
             parameter="effective_time_in_seconds",
         )
-    return seconds  # type: ignore[return-value]
+    return seconds
 
 
 def check_room_id(room_id: object) -> str:
@@ -145,11 +146,11 @@ def check_user_name(user_name: object) -> str:
 
 
 def check_int_range(value: object, name: str, low: int, high: int) -> int:
-    if not is_int(value) or not low <= value <= high:  # type: ignore[operator]
+    if not is_int(value) or not low <= value <= high:
         raise InvalidParameter(
             f"{name} must be an integer in {low}..{high}, got {_describe(value)}", parameter=name
         )
-    return value  # type: ignore[return-value]
+    return value
 
 
 def follows_zego_id_rules(value: str) -> bool:
