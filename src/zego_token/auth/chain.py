@@ -51,9 +51,15 @@ class AuthChain:
         issuer's keys are checked on every request."""
         if authorization is None or len(authorization) > MAX_REMEMBERED_HEADER:
             return None
-        credential = bearer_token(authorization)
-        if credential is None:
-            return None
+        # The usual spelling is read by a slice; any other goes through the full parser. A
+        # slice with stray spaces finds nothing and takes the full path: slower, never wrong.
+        if authorization.startswith("Bearer "):
+            credential = authorization[7:]
+        else:
+            parsed = bearer_token(authorization)
+            if parsed is None:
+                return None
+            credential = parsed
         entry = self._recent.get(credential)
         if entry is None:
             return None
