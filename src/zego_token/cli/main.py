@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from .. import __version__
 from ..environment import ENV_APP_ID, ENV_SECRET_FILE
 from ..errors import InvalidParameter, ZegoTokenError
-from . import commands, values
+from . import audit, commands, values
 from .errors import EXIT_INVALID_TOKEN, EXIT_USAGE, Parser, UsageError, report
 from .secret import ENV_VAR, SECRET_ARGUMENT_WARNING, add_secret_arguments
 from .serve import EXTRAS_HINT, load_server_cli, run_config_check
@@ -41,6 +41,7 @@ def build_parser() -> tuple[Parser, dict[str, argparse.ArgumentParser]]:
         "inspect": _add_inspect(sub),
         "kit": _add_kit(sub),
         "config": _add_config(sub),
+        "audit": audit.add_parser(sub),
         "serve": sub.add_parser(
             "serve",
             help="run the production token server (needs the server extras)",
@@ -194,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         if args.command == "config":
             subparsers["config"].error("choose an action: check")
-        parser.error("choose a command: config, generate, inspect, kit or serve")
+        parser.error("choose a command: config, generate, inspect, kit, audit or serve")
     prog = subparsers[args.command].prog
     args.prog = prog
     if getattr(args, "secret", None) is not None:
