@@ -47,10 +47,11 @@ def authenticators(settings: Settings) -> list[Authenticator]:
             try:
                 from .auth_jwt import JwtAuthenticator, JwtSettings
             except ModuleNotFoundError:
+                from ..cli.serve import install_server_extra
+
                 raise ConfigError(
                     "auth.modes",
-                    "mode 'jwt' is not available in this installation: "
-                    "pip install 'zego-token[server]'",
+                    "mode 'jwt' is not available in this installation: " + install_server_extra(),
                 ) from None
             jwt = section(settings, "auth.jwt", JwtSettings)
             if jwt is None:
