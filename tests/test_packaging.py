@@ -52,6 +52,7 @@ NOT_PORTABLE = {
     "tests/test_limiter_memory_bench.py": "bench/ scripts",
     "tests/test_packaging.py": "the repository's files, actionlint and the dev extra",
     "tests/test_plain_install.py": "builds its own venv from the source tree",
+    "tests/test_packaging_clean_shell.py": "scripts/test-artifact and the dev extra's build, uv",
     "tests/test_policy.py": "server internals",
     "tests/test_ratelimit.py": "a real redis-server",
     "tests/test_stream_ids.py": "server internals (the policy)",
