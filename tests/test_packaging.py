@@ -49,6 +49,7 @@ NOT_PORTABLE = {
     "tests/test_fresh_clone.py": "git and the repository's history",
     "tests/test_hooks.py": "server internals",
     "tests/test_jwks_cache.py": "server internals, a test identity provider",
+    "tests/test_leftover_processes.py": "checks the suite's own conftest, not the package",
     "tests/test_limiter_memory_bench.py": "bench/ scripts",
     "tests/test_packaging.py": "the repository's files, actionlint and the dev extra",
     "tests/test_plain_install.py": "builds its own venv from the source tree",
