@@ -117,10 +117,18 @@ def test_the_changelog_has_the_version_and_an_unreleased_section() -> None:
     headings = re.findall(r"^## \[([^\]]+)\](?: - (\d{4}-\d{2}-\d{2}))?$", text, re.M)
     assert headings[0] == ("Unreleased", "")
     versions = [version for version, _ in headings[1:]]
-    assert zego_token.__version__ in versions
+    unreleased = text.split("\n## [Unreleased]\n", 1)[1].split("\n## ", 1)[0]
+    # The version is released (a dated heading) or named as the one being prepared.
+    assert zego_token.__version__ in versions or f" {zego_token.__version__} " in unreleased
     assert all(date for _, date in headings[1:]), "every release heading carries its date"
     for version, _ in headings:
         assert re.search(rf"^\[{re.escape(version)}\]: {HOME}/", text, re.M), version
+    # A release is linked to its tag only once the tag exists.
+    tags = subprocess.run(["git", "tag"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    for tag in re.findall(
+        rf"{HOME}/(?:releases/tag/|compare/)([^.\s/]+[^\s/]*?)(?:\.\.\.|\s|$)", text
+    ):
+        assert tag in tags, f"CHANGELOG links tag {tag}, which does not exist"
 
 
 # -- license and metadata ------------------------------------------------------------------
