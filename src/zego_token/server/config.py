@@ -76,6 +76,7 @@ API_KEY_FIELDS: dict[str, type] = {
     "app_ids": list,
     "room_patterns": list,
     "publish": bool,
+    "stream_ids": list,
     "max_ttl": int,
 }
 
@@ -809,6 +810,13 @@ def _grants(check: _Checker, key: str, entry: Mapping[str, Any], app_ids: set[in
     publish = entry.get("publish")
     if publish is not None and not isinstance(publish, bool):
         raise check.fail(f"{key}.publish", "must be true or false")
+    # [] is allowed here and means "no stream", so no publishing: the policy refuses every
+    # stream ID outside the grant, and the token never carries an empty list.
+    streams = entry.get("stream_ids")
+    if streams is not None and not (
+        isinstance(streams, list) and all(isinstance(s, str) and s for s in streams)
+    ):
+        raise check.fail(f"{key}.stream_ids", "must be a list of stream ID patterns like 'bob-*'")
     max_ttl = entry.get("max_ttl")
     if max_ttl is not None and (
         not isinstance(max_ttl, int) or isinstance(max_ttl, bool) or not 0 < max_ttl <= INT32_MAX
@@ -818,6 +826,7 @@ def _grants(check: _Checker, key: str, entry: Mapping[str, Any], app_ids: set[in
         app_ids=tuple(scoped_apps) if scoped_apps is not None else None,
         room_patterns=tuple(rooms) if rooms is not None else None,
         publish=publish,
+        stream_ids=tuple(streams) if streams is not None else None,
         max_ttl=max_ttl,
     )
 

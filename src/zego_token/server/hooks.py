@@ -99,6 +99,10 @@ class Deny:
 HookFunction = Callable[[HookContext], Any]
 
 
+class _EmptyStreams(Exception):
+    """The hook answered ``Allow(stream_ids=[])``: ZEGO would read it as any stream."""
+
+
 class _Widened(Exception):
     pass
 
@@ -165,6 +169,18 @@ class HookDecider:
             )
         except _Widened as error:
             log.error("hook %s tried to widen the request: %s", self.settings.function, error)
+        except _EmptyStreams:
+            log.error(
+                "hook %s answered an empty stream list, which ZEGO reads as any stream; refused "
+                "(return publish=False to grant no streams)",
+                self.settings.function,
+            )
+            raise HttpError(
+                403,
+                "hook_empty_stream_list",
+                "the server's custom rule answered an empty stream list, which ZEGO would read "
+                "as any stream; the request is refused",
+            ) from None
         except Exception:
             log.exception("hook %s failed", self.settings.function)
         raise HttpError(
@@ -210,6 +226,8 @@ def _apply(verdict: object, request: TokenRequest) -> TokenRequest:
         if isinstance(verdict.stream_ids, str):
             raise TypeError("Allow.stream_ids must be a list of stream IDs, not one string")
         streams = tuple(verdict.stream_ids)
+        if not streams:
+            raise _EmptyStreams
         if request.stream_ids is not None and not set(streams) <= set(request.stream_ids):
             raise _Widened("stream IDs that were not requested")
         changes["stream_ids"] = streams

@@ -111,7 +111,15 @@ def build_openapi(settings: Settings, *, user_id_pattern: str | None = None) -> 
             "room_id": ascii_room_id if kind == "kit" else room_id,
             "login": {"type": "boolean", "default": True},
             "publish": {"type": "boolean", "default": False},
-            "stream_ids": {"type": "array", "items": stream_id, "maxItems": MAX_STREAM_IDS},
+            "stream_ids": {
+                "type": "array",
+                "items": stream_id,
+                "minItems": 1,
+                "maxItems": MAX_STREAM_IDS,
+                "description": "The stream IDs the user may publish. Omit for any stream (where "
+                "allowed); an empty list is refused (empty_stream_list): ZEGO reads it as any "
+                "stream.",
+            },
             "app_id": app_id,
         }
         schema: dict[str, Any] = {

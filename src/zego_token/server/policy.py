@@ -181,6 +181,10 @@ class PolicyDecider:
                     "publishing here requires naming the stream IDs (streamID)",
                 )
             return
+        if not request.stream_ids:
+            # The parser refuses an empty list; this keeps a caller that builds requests by
+            # hand from minting one (ZEGO reads it as any stream).
+            raise HttpError(400, "empty_stream_list", "stream_ids is empty: name the stream IDs")
         pattern = ""
         if template is not None:
             pattern = self._template_glob(template, request)
