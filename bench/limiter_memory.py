@@ -12,7 +12,7 @@ import asyncio
 import gc
 import sys
 
-from zego_token.server.ratelimit import MemoryRateLimiter
+from zego_token.pipeline.ratelimit import MemoryRateLimiter
 
 
 def rss_kib() -> int:

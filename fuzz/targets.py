@@ -25,11 +25,13 @@ from zego_token import (
     parse_kit_token,
     parse_privileges,
 )
+from zego_token.pipeline.contracts import TokenKind, TokenRequest
+from zego_token.pipeline.errors import HttpError
+from zego_token.pipeline.mint import Minter
+from zego_token.pipeline.params import JSON_FIELDS, QUERY_NAMES, RequestParser
+from zego_token.pipeline.schema import ConfigError
 from zego_token.server import config as server_config
 from zego_token.server.config import Overrides, Settings, load_settings
-from zego_token.server.contracts import ConfigError, HttpError, TokenKind, TokenRequest
-from zego_token.server.mint import Minter
-from zego_token.server.params import JSON_FIELDS, QUERY_NAMES, RequestParser
 
 SECRET = "0123456789abcdef0123456789abcdef"
 _VALID = generate_token04(1, "seed", SECRET, 3600)

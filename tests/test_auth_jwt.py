@@ -12,8 +12,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from tests.fixtures.idp import AUDIENCE, ISSUER, IdentityProvider
-from zego_token.server.auth_jwt import JwtAuthenticator, JwtSettings, bearer_jwt
-from zego_token.server.contracts import ConfigError, HttpError, Identity, RequestContext
+from zego_token.auth.jwt_mode import JwtAuthenticator, JwtSettings, bearer_jwt
+from zego_token.pipeline.contracts import Identity, RequestContext
+from zego_token.pipeline.errors import HttpError
+from zego_token.pipeline.schema import ConfigError
 
 CONTEXT = RequestContext(client_ip="127.0.0.1", method="GET", path="/api/token", headers={})
 

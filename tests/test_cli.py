@@ -661,7 +661,7 @@ def test_serve_without_the_server_says_which_extras_to_install(tmp_path: Path) -
 def test_the_server_extra_hint_fits_how_the_package_was_installed(
     direct_url: dict[str, Any] | None, command: str
 ) -> None:
-    from zego_token.cli.serve import server_extra_command
+    from zego_token.installation import server_extra_command
 
     assert server_extra_command(direct_url) == command
 

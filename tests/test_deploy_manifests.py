@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
-from zego_token.server.auth_jwt import JwtSettings
-from zego_token.server.policy import PolicySettings
-from zego_token.server.ratelimit import RateLimitSettings
+from zego_token.auth.jwt_mode import JwtSettings
+from zego_token.pipeline.policy import PolicySettings
+from zego_token.pipeline.ratelimit import RateLimitSettings
 
 if sys.version_info >= (3, 11):
     import tomllib

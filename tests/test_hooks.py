@@ -12,15 +12,10 @@ from typing import Any
 
 import pytest
 
-from zego_token.server.contracts import (
-    ConfigError,
-    Decider,
-    HttpError,
-    Identity,
-    RequestContext,
-    TokenRequest,
-)
-from zego_token.server.hooks import HookSettings, load_hook
+from zego_token.pipeline.contracts import Decider, Identity, RequestContext, TokenRequest
+from zego_token.pipeline.errors import HttpError
+from zego_token.pipeline.hooks import HookSettings, load_hook
+from zego_token.pipeline.schema import ConfigError
 
 CONTEXT = RequestContext(
     client_ip="203.0.113.9",
@@ -67,7 +62,7 @@ def hook(module: str, function: str, timeout: float = 2.0) -> Decider:
 
 HOOKS = """
 import asyncio, time, threading
-from zego_token.server.hooks import Allow, Deny
+from zego_token.pipeline.hooks import Allow, Deny
 
 seen = {}
 

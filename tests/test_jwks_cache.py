@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.fixtures.idp import IdentityProvider
-from zego_token.server.jwks import MAX_JWKS_BYTES, JwksCache, JwksUnavailable, fetch_json
+from zego_token.auth.jwks import MAX_JWKS_BYTES, JwksCache, JwksUnavailable, fetch_json
 
 
 @pytest.fixture

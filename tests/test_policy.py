@@ -7,15 +7,10 @@ from typing import Any
 
 import pytest
 
-from zego_token.server.contracts import (
-    ConfigError,
-    Grants,
-    HttpError,
-    Identity,
-    RequestContext,
-    TokenRequest,
-)
-from zego_token.server.policy import PolicyDecider, PolicySettings
+from zego_token.pipeline.contracts import Grants, Identity, RequestContext, TokenRequest
+from zego_token.pipeline.errors import HttpError
+from zego_token.pipeline.policy import PolicyDecider, PolicySettings
+from zego_token.pipeline.schema import ConfigError
 
 CONTEXT = RequestContext(client_ip="127.0.0.1", method="GET", path="/api/token", headers={})
 ANYONE = Identity(method="api_key", subject="backend")

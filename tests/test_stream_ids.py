@@ -17,14 +17,10 @@ from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
 from zego_token.limits import follows_zego_id_rules
-from zego_token.server.contracts import (
-    ConfigError,
-    HttpError,
-    Identity,
-    RequestContext,
-    TokenRequest,
-)
-from zego_token.server.policy import PolicyDecider, PolicySettings
+from zego_token.pipeline.contracts import Identity, RequestContext, TokenRequest
+from zego_token.pipeline.errors import HttpError
+from zego_token.pipeline.policy import PolicyDecider, PolicySettings
+from zego_token.pipeline.schema import ConfigError
 
 APP_ID = 1234567
 CONTEXT = RequestContext(client_ip="127.0.0.1", method="GET", path="/api/token", headers={})

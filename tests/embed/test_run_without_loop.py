@@ -13,8 +13,8 @@ import pytest
 from zego_token import TokenIssuer, decode_token04
 from zego_token.integrations import Identity
 from zego_token.integrations._endpoint import Call, TokenEndpoint, run_on_thread_loop
-from zego_token.server.contracts import HttpError
-from zego_token.server.hooks import HookContext
+from zego_token.pipeline.errors import HttpError
+from zego_token.pipeline.hooks import HookContext
 
 APP_ID = 1234567890
 SECRET = "0123456789abcdef0123456789abcdef"

@@ -19,11 +19,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from zego_token import InvalidParameter, decode_token04
+from zego_token.pipeline.contracts import TokenKind, TokenRequest
+from zego_token.pipeline.errors import HttpError
+from zego_token.pipeline.mint import Minter
+from zego_token.pipeline.params import QUERY_NAMES, RequestParser
+from zego_token.pipeline.schema import ConfigError
 from zego_token.server import config as server_config
 from zego_token.server.config import Overrides, Settings, load_settings
-from zego_token.server.contracts import ConfigError, HttpError, TokenKind, TokenRequest
-from zego_token.server.mint import Minter
-from zego_token.server.params import QUERY_NAMES, RequestParser
 
 SECRET = "0123456789abcdef0123456789abcdef"
 APP_ID = 1234567890

@@ -1,4 +1,4 @@
-"""error_codes.py is the one list of error codes: the source raises exactly its codes, HttpError
+"""pipeline/errors.py is the one list of error codes: the source raises exactly its codes, HttpError
 refuses any other, and /openapi.json and docs/errors.md are generated from it."""
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ import httpx
 import pytest
 
 from tests.server.conftest import API_KEY_SHA256, SECRET, RunningServer, StartServer, bearer
+from zego_token.pipeline.errors import ERROR_CODES, HttpError, markdown
 from zego_token.server.config import Overrides, load_settings
-from zego_token.server.contracts import HttpError
-from zego_token.server.error_codes import ERROR_CODES, markdown
 from zego_token.server.openapi import build_openapi
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,7 +84,7 @@ def test_every_code_the_source_raises_is_in_the_table_and_back() -> None:
     found, computed = raised_codes()
     assert computed == [], f"HttpError with a computed code outside a known helper: {computed}"
     missing = {code: where for code, where in found.items() if code not in ERROR_CODES}
-    assert missing == {}, f"add these to src/zego_token/server/error_codes.py: {missing}"
+    assert missing == {}, f"add these to src/zego_token/pipeline/errors.py: {missing}"
     unused = set(ERROR_CODES) - set(found)
     assert unused == set(), f"codes in the table that nothing raises: {unused}"
     # the issue's three: once listed by hand and missing from /openapi.json
@@ -93,7 +92,7 @@ def test_every_code_the_source_raises_is_in_the_table_and_back() -> None:
 
 
 def test_http_error_refuses_a_code_outside_the_table() -> None:
-    with pytest.raises(ValueError, match=r"not in zego_token\.server\.error_codes"):
+    with pytest.raises(ValueError, match=r"not in zego_token\.pipeline\.errors"):
         HttpError(400, "no_such_code", "x")
     with pytest.raises(ValueError, match="is 429 in the table"):
         HttpError(400, "rate_limited", "x")
@@ -102,7 +101,7 @@ def test_http_error_refuses_a_code_outside_the_table() -> None:
 
 def test_docs_errors_md_is_the_generated_table() -> None:
     doc = (ROOT / "docs" / "errors.md").read_text()
-    assert doc == markdown(), "regenerate: python -m zego_token.server.error_codes > docs/errors.md"
+    assert doc == markdown(), "regenerate: python -m zego_token.pipeline.errors > docs/errors.md"
     for code in ERROR_CODES:
         assert f"`{code}`" in doc
 

@@ -17,22 +17,18 @@ import pytest
 from tests.server.conftest import API_KEY, APP_ID, SECRET, StartServer, api_key_config, bearer
 from tests.server.test_app_inprocess import Pipe, call, make_app
 from zego_token import decode_token04, generate_token04
+from zego_token.auth.chain import RECENT_CREDENTIALS, RECENT_SECONDS, AuthChain
+from zego_token.auth.keys import ApiKey, ApiKeyAuth
 from zego_token.errors import InvalidParameter
 from zego_token.integrations._endpoint import Call
+from zego_token.pipeline.contracts import Identity, ImmediateDecider, RequestContext, TokenRequest
+from zego_token.pipeline.core import RateLimits, TokenPipeline
+from zego_token.pipeline.errors import HttpError
+from zego_token.pipeline.policy import PolicyDecider
+from zego_token.pipeline.ratelimit import MemoryRateLimiter
 from zego_token.server import logs
-from zego_token.server.auth import RECENT_CREDENTIALS, RECENT_SECONDS, ApiKeyAuth, AuthChain
-from zego_token.server.config import ApiKey
-from zego_token.server.contracts import (
-    HttpError,
-    Identity,
-    ImmediateDecider,
-    RequestContext,
-    TokenRequest,
-)
 from zego_token.server.logs import Logger
-from zego_token.server.pipeline import RateLimits, TokenPipeline
-from zego_token.server.policy import PolicyDecider
-from zego_token.server.ratelimit import MemoryRateLimiter, RedisRateLimiter
+from zego_token.server.redis_limiter import RedisRateLimiter
 from zego_token.token04 import mint_token04
 
 CONTEXT = RequestContext(client_ip="127.0.0.1", method="GET", path="/api/token", headers={})
@@ -111,7 +107,7 @@ def test_policy_is_called_without_a_coroutine_and_hooks_are_still_awaited(pipe: 
     hook = AsyncOnly()
     identity = Identity(user_id="alice")
     pipeline: TokenPipeline[Call] = TokenPipeline(
-        app.settings,
+        app.settings.pipeline_config(),
         identify=lambda call: (identity, "app:alice"),
         deciders=[PolicyDecider(), hook],
     )
@@ -131,7 +127,9 @@ def test_policy_is_called_without_a_coroutine_and_hooks_are_still_awaited(pipe: 
     body = asyncio.run(_awaited(pending))
     assert hook.calls == 1 and b'"token"' in body
     without_hook: TokenPipeline[Call] = TokenPipeline(
-        app.settings, identify=lambda call: (identity, "app:alice"), deciders=[PolicyDecider()]
+        app.settings.pipeline_config(),
+        identify=lambda call: (identity, "app:alice"),
+        deciders=[PolicyDecider()],
     )
     at_once = without_hook.issue(exchange, without_hook.from_query(b"userID=alice", "token"))
     assert isinstance(at_once, bytes), "no step waits: no coroutine"
@@ -206,6 +204,7 @@ class NotReusable:
     """A mode whose answers may change (as a JWT's do): never remembered."""
 
     name = "jwt"
+    reusable = False
 
     async def authenticate(self, authorization: str | None, context: RequestContext) -> Identity:
         return Identity(method="jwt", subject="someone")

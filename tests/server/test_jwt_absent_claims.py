@@ -17,8 +17,8 @@ import pytest
 
 from tests.fixtures.idp import AUDIENCE, ISSUER, IdentityProvider
 from tests.server.conftest import StartServer
-from zego_token.server.auth_jwt import JwtAuthenticator, JwtSettings
-from zego_token.server.contracts import Grants, RequestContext
+from zego_token.auth.jwt_mode import JwtAuthenticator, JwtSettings
+from zego_token.pipeline.contracts import Grants, RequestContext
 
 # Every grant claim present and granting what REQUEST asks for.
 FULL_GRANT: dict[str, Any] = {

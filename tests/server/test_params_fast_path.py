@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.server.conftest import APP_ID, SECRET
+from zego_token.pipeline.errors import HttpError
+from zego_token.pipeline.params import _GUIDE_QUERY, RequestParser
 from zego_token.server.config import load_settings
-from zego_token.server.contracts import HttpError
-from zego_token.server.params import _GUIDE_QUERY, RequestParser
 
 PARSER = RequestParser(
     load_settings(env={"ZEGO_APP_ID": str(APP_ID), "ZEGO_SERVER_SECRET": SECRET})

@@ -10,8 +10,9 @@ import httpx
 import pytest
 
 from tests.server.conftest import StartServer
-from zego_token.server.contracts import ConfigError, HttpError
-from zego_token.server.ratelimit import MemoryRateLimiter, RateLimitSettings, ip_key_function
+from zego_token.pipeline.errors import HttpError
+from zego_token.pipeline.ratelimit import MemoryRateLimiter, RateLimitSettings, ip_key_function
+from zego_token.pipeline.schema import ConfigError
 
 BEHIND_PROXY = '[rate_limit]\nper_ip = 5\nwindow = 60\ntrusted_proxies = ["127.0.0.1/32"]\n'
 

@@ -14,9 +14,9 @@ See docs/embed.md.
 
 from __future__ import annotations
 
-from ..server.contracts import Grants, Identity
-from ..server.hooks import Allow, Deny, HookContext
-from ..server.policy import PolicySettings
+from ..pipeline.contracts import Grants, Identity
+from ..pipeline.hooks import Allow, Deny, HookContext
+from ..pipeline.policy import PolicySettings
 from ._endpoint import TokenEndpoint
 
 __all__ = ["Allow", "Deny", "Grants", "HookContext", "Identity", "PolicySettings", "TokenEndpoint"]

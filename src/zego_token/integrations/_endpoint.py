@@ -21,8 +21,8 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, 
 from typing import Any, Generic, NamedTuple, TypeVar
 
 from ..issuer import TokenIssuer
-from ..server.config import App, ServerSettings, Settings, TokenSettings
-from ..server.contracts import (
+from ..pipeline.config import App, PipelineConfig, TokenSettings
+from ..pipeline.contracts import (
     Decider,
     Identity,
     RequestContext,
@@ -30,18 +30,10 @@ from ..server.contracts import (
     TokenKind,
     TokenRequest,
 )
-from ..server.hooks import HookDecider, HookFunction, HookSettings
-from ..server.http import JSON_HEADERS_TEXT
-from ..server.pipeline import (
-    INTERNAL_ERROR,
-    TokenPipeline,
-    error_body,
-    http_error,
-    identified,
-    identity_or_refuse,
-    method_not_allowed,
-)
-from ..server.policy import PolicyDecider, PolicySettings
+from ..pipeline.core import JSON_HEADERS, TokenPipeline, identified, identity_or_refuse
+from ..pipeline.errors import INTERNAL_ERROR, error_body, http_error, method_not_allowed
+from ..pipeline.hooks import HookDecider, HookFunction, HookSettings
+from ..pipeline.policy import PolicyDecider, PolicySettings
 
 log = logging.getLogger("zego_token.integrations")
 
@@ -155,15 +147,15 @@ class TokenEndpoint(Generic[R]):
             raise TypeError("authorize must be a function of the request returning an Identity")
         self.authorize = authorize
         self._authorize_is_async = inspect.iscoroutinefunction(authorize)
-        settings = Settings(
+        config = PipelineConfig(
             apps=(App(issuer.app_id, issuer.server_secret),),
-            server=ServerSettings(max_body_bytes=max_body_bytes),
             token=TokenSettings(
                 default_ttl=issuer.default_ttl,
                 min_ttl=issuer.min_ttl,
                 max_ttl=issuer.max_ttl,
                 default_mode=issuer.mode,
             ),
+            max_body_bytes=max_body_bytes,
         )
         if policy is None:
             policy = PolicySettings()
@@ -174,7 +166,7 @@ class TokenEndpoint(Generic[R]):
             name = f"{getattr(hook, '__module__', '?')}:{getattr(hook, '__qualname__', 'hook')}"
             deciders.append(HookDecider(hook, HookSettings(function=name, timeout=hook_timeout)))
         self.pipeline: TokenPipeline[Call] = TokenPipeline(
-            settings, identify=_identified, deciders=deciders
+            config, identify=_identified, deciders=deciders
         )
 
     # -- the two ways to run it ---------------------------------------------------------------
@@ -199,7 +191,7 @@ class TokenEndpoint(Generic[R]):
             issued = self.pipeline.issue(call, parsed)
             if not isinstance(issued, bytes):
                 issued = await issued
-            return Reply(200, JSON_HEADERS_TEXT, issued)
+            return Reply(200, JSON_HEADERS, issued)
         except Exception as exc:
             return self.refuse(exc)
 
@@ -226,7 +218,7 @@ class TokenEndpoint(Generic[R]):
             if not isinstance(issued, bytes):
                 # A step waits (an async hook): the rest runs on this thread's own loop.
                 issued = run_on_thread_loop(_awaited(issued))
-            return Reply(200, JSON_HEADERS_TEXT, issued)
+            return Reply(200, JSON_HEADERS, issued)
         except Exception as exc:
             return self.refuse(exc)
 
@@ -250,8 +242,8 @@ class TokenEndpoint(Generic[R]):
         if refusal is None:
             # Ours, not the client's: logged with its traceback, answered without it.
             log.error("the token endpoint failed unexpectedly", exc_info=exc)
-            return Reply(500, JSON_HEADERS_TEXT, INTERNAL_ERROR)
-        headers = JSON_HEADERS_TEXT
+            return Reply(500, JSON_HEADERS, INTERNAL_ERROR)
+        headers = JSON_HEADERS
         if refusal.headers:
             headers = headers + [(k.lower(), v) for k, v in refusal.headers.items()]
         return Reply(refusal.status, headers, error_body(refusal))

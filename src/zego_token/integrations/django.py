@@ -22,9 +22,9 @@ from django.urls import URLPattern, path  # type: ignore[import-untyped]
 from django.views.decorators.csrf import csrf_exempt  # type: ignore[import-untyped]
 
 from ..issuer import TokenIssuer
-from ..server.contracts import TokenKind
-from ..server.hooks import HookFunction
-from ..server.policy import PolicySettings
+from ..pipeline.contracts import TokenKind
+from ..pipeline.hooks import HookFunction
+from ..pipeline.policy import PolicySettings
 from ._endpoint import ENDPOINTS, Authorize, Call, TokenEndpoint
 
 __all__ = ["token_urlpatterns"]

@@ -12,9 +12,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from ..issuer import TokenIssuer
-from ..server.contracts import TokenKind
-from ..server.hooks import HookFunction
-from ..server.policy import PolicySettings
+from ..pipeline.contracts import TokenKind
+from ..pipeline.hooks import HookFunction
+from ..pipeline.policy import PolicySettings
 from ._endpoint import ENDPOINTS, ROUTED_METHODS, Authorize, Call, TokenEndpoint
 
 __all__ = ["token_router"]

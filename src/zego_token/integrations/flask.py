@@ -18,9 +18,9 @@ from collections.abc import Callable, Mapping
 from flask import Blueprint, Request, Response, request
 
 from ..issuer import TokenIssuer
-from ..server.contracts import TokenKind
-from ..server.hooks import HookFunction
-from ..server.policy import PolicySettings
+from ..pipeline.contracts import TokenKind
+from ..pipeline.hooks import HookFunction
+from ..pipeline.policy import PolicySettings
 from ._endpoint import ENDPOINTS, ROUTED_METHODS, Authorize, Call, TokenEndpoint
 
 __all__ = ["token_blueprint"]

@@ -17,10 +17,18 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ..auth.chain import AuthChain
+from ..pipeline.contracts import Identity
+from ..pipeline.core import Identified, TokenPipeline, identified
+from ..pipeline.errors import (
+    INTERNAL_ERROR,
+    HttpError,
+    error_body,
+    http_error,
+    method_not_allowed,
+)
 from . import demo, wiring
-from .auth import AuthChain
 from .config import Settings, load_settings
-from .contracts import HttpError, Identity
 from .cors import Cors, Header
 from .http import (
     JSON_HEADERS,
@@ -39,15 +47,6 @@ from .http import (
 from .logs import Logger
 from .metrics import Metrics
 from .openapi import openapi_json
-from .pipeline import (
-    INTERNAL_ERROR,
-    Identified,
-    TokenPipeline,
-    error_body,
-    http_error,
-    identified,
-    method_not_allowed,
-)
 
 _READY_TIMEOUT = 3.0
 _METHODS = frozenset(("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"))
@@ -83,7 +82,7 @@ class TokenServer:
         self.auth = AuthChain(wiring.authenticators(settings), on_failure=self.metrics.auth_failure)
         limits, client_ip = wiring.rate_limits(settings, on_full=self.metrics.rate_limit_full)
         self.pipeline: TokenPipeline[Request] = TokenPipeline(
-            settings,
+            settings.pipeline_config(),
             identify=self._identify,
             deciders=wiring.deciders(settings),
             rate_limits=limits,
@@ -370,12 +369,6 @@ def _ok(issued: bytes | Awaitable[bytes]) -> Response | Awaitable[Response]:
 
 async def _ok_later(issued: bytes | Awaitable[bytes]) -> Response:
     return 200, JSON_HEADERS, issued if isinstance(issued, bytes) else await issued
-
-
-def check_components(settings: Settings) -> None:
-    """Build the authenticators and deciders once; raises ``ConfigError`` on a bad hook, key
-    file or similar, which only shows when the component is built."""
-    wiring.check_components(settings)
 
 
 def create_app(settings: Settings, *, logger: Logger | None = None) -> TokenServer:

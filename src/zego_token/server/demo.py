@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from ..diagnose import Diagnosis, diagnose
-from .config import App
-from .contracts import HttpError
+from ..pipeline.config import App
+from ..pipeline.errors import HttpError
 from .cors import Header
 from .http import NOSNIFF
 

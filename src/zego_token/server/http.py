@@ -11,9 +11,11 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
-from .contracts import HttpError, RequestContext, RequestHeaders
+from ..pipeline.contracts import RequestContext, RequestHeaders
+from ..pipeline.core import JSON_HEADERS as TEXT_PAIRS
+from ..pipeline.core import ClientIp
+from ..pipeline.errors import HttpError
 from .cors import Header
-from .pipeline import ClientIp
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -22,9 +24,8 @@ Response = tuple[int, list[Header], bytes]
 
 
 NOSNIFF = (b"x-content-type-options", b"nosniff")
-NO_STORE = (b"cache-control", b"no-store")
-JSON_HEADERS: list[Header] = [(b"content-type", b"application/json"), NO_STORE, NOSNIFF]
-JSON_HEADERS_TEXT = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in JSON_HEADERS]
+JSON_HEADERS: list[Header] = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in TEXT_PAIRS]
+JSON_HEADERS_TEXT = TEXT_PAIRS
 
 
 class ClientDisconnected(Exception):

@@ -25,11 +25,12 @@ import sys
 import time
 import traceback
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 from .batching import FlushTimer
 
-LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
+LogLevel = Literal["debug", "info", "warning", "error"]
+LEVELS: dict[str, int] = {"debug": 10, "info": 20, "warning": 30, "error": 40}  # as LogLevel
 _escape = json.encoder.encode_basestring_ascii
 _TOKEN_LIKE = re.compile(r"\b04[A-Za-z0-9+/]{40,}={0,2}(#[A-Za-z0-9+/=]+)?")
 _BEARER = re.compile(r"(?i)(bearer\s+)\S+")
@@ -283,30 +284,6 @@ class LogHandler(logging.Handler):
             self.logger.record(record)
         except Exception:
             self.handleError(record)
-
-
-class Throttle:
-    """At most one line per key per ``seconds``: ``allow(key)`` returns None to hold a line
-    back, or the number held back since the last line written for that key."""
-
-    __slots__ = ("_held", "_last", "_seconds")
-    _MAX_KEYS = 1024  # keys are causes (exception types), a short list; this is a backstop
-
-    def __init__(self, seconds: float = 1.0) -> None:
-        self._seconds = seconds
-        self._last: dict[str, float] = {}
-        self._held: dict[str, int] = {}
-
-    def allow(self, key: str) -> int | None:
-        now = time.monotonic()
-        last = self._last.get(key)
-        if last is not None and now - last < self._seconds:
-            self._held[key] = self._held.get(key, 0) + 1
-            return None
-        if len(self._last) >= self._MAX_KEYS:
-            self._last.clear()
-        self._last[key] = now
-        return self._held.pop(key, 0)
 
 
 def granian_log_config(

@@ -12,9 +12,9 @@ from typing import Any
 
 from .. import __version__
 from ..limits import MAX_ROOM_ID_BYTES, MAX_STREAM_ID_BYTES, MAX_USER_ID_BYTES, MAX_USER_NAME_BYTES
+from ..pipeline.errors import ERROR_CODES, Step, codes_for
+from ..pipeline.params import MAX_STREAM_IDS
 from .config import Settings
-from .error_codes import ERROR_CODES, Step, codes_for
-from .params import MAX_STREAM_IDS
 
 ASCII_PATTERN = "^[\\u0000-\\u007f]*$"
 
@@ -353,18 +353,19 @@ def _ref(name: str) -> dict[str, str]:
 def configured_features(settings: Settings) -> set[str]:
     """What is configured, in ``error_codes.Needs``'s words: which codes are possible."""
     modes = settings.auth.modes
-    features: set[str] = {mode for mode in modes if mode in ("api_key", "jwt")}
-    if any(mode != "none" for mode in modes):
+    # Each mode that needs credentials is a feature by its name (ErrorCode.needs).
+    features: set[str] = {mode for mode in modes if mode != "none"}
+    if features:
         features.add("credentials")
-    jwt = settings.extensions.get("auth.jwt")
-    if "jwt" in modes and bool(getattr(jwt, "jwks_url", None)):
+    jwt = settings.auth.jwt
+    if "jwt" in modes and jwt is not None and jwt.jwks_url:
         features.add("jwks")
-    if settings.extensions.get("hook") is not None:
+    if settings.hook is not None:
         features.add("hook")
-    limits = settings.extensions.get("rate_limit")
-    if getattr(limits, "per_ip", 0) or getattr(limits, "per_identity", 0):
+    limits = settings.rate_limit
+    if limits.per_ip or limits.per_identity:
         features.add("rate_limit")
-        if bool(getattr(limits, "redis_url", None)):
+        if limits.redis_url:
             features.add("redis")
     if settings.demo:
         features.add("demo")

@@ -22,8 +22,9 @@ from ..limits import (
     check_user_id,
     check_user_name,
 )
-from .config import Settings
-from .contracts import HttpError, TokenKind, TokenRequest
+from .config import MintConfig
+from .contracts import TokenKind, TokenRequest
+from .errors import HttpError
 
 MAX_STREAM_IDS = 64
 MAX_QUERY_FIELDS = 100
@@ -225,12 +226,12 @@ def _count_plain(single: Mapping[str, str]) -> int:
 class RequestParser:
     """Validates requests against the library's ID rules and the configured TTL bounds."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.default_app = settings.default_app.app_id
-        self.app_ids = frozenset(app.app_id for app in settings.apps)
-        self.default_ttl = settings.token.default_ttl
-        self.min_ttl = settings.token.min_ttl
-        self.max_ttl = settings.token.max_ttl
+    def __init__(self, config: MintConfig) -> None:
+        self.default_app = config.apps[0].app_id
+        self.app_ids = frozenset(app.app_id for app in config.apps)
+        self.default_ttl = config.token.default_ttl
+        self.min_ttl = config.token.min_ttl
+        self.max_ttl = config.token.max_ttl
 
     # -- GET ------------------------------------------------------------------------------------
 

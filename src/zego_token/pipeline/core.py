@@ -1,25 +1,22 @@
 """The token pipeline every endpoint runs, standalone or embedded in an app's own framework.
 
 A parsed ``TokenRequest`` and whoever asks become a decision and a token: rate limit per client
-IP -> identify -> rate limit per identity -> deciders (policy, then hook) -> mint. The error
-codes, their statuses and the response bodies are defined here once. Nothing here knows HTTP
-servers or web frameworks: an adapter (``server.http`` for Granian/ASGI, ``integrations.*``
-for FastAPI, Flask and Django) reads its request into an ``Exchange`` and writes the answer.
+IP -> identify -> rate limit per identity -> deciders (policy, then hook) -> mint. Nothing here
+knows HTTP servers or web frameworks: an adapter (``server.http`` for Granian/ASGI,
+``integrations.*`` for FastAPI, Flask and Django) reads its request into an ``Exchange`` and
+writes the answer (the bodies of refusals are ``errors``').
 """
 
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Generic, Protocol, TypeVar
 
-from ..errors import InvalidParameter
-from .config import Settings
+from .config import PipelineConfig
 from .contracts import (
     CountingRateLimiter,
     Decider,
-    HttpError,
     Identity,
     ImmediateDecider,
     RateDecision,
@@ -28,21 +25,12 @@ from .contracts import (
     TokenKind,
     TokenRequest,
 )
+from .errors import HttpError
 from .mint import Minter
 from .params import RequestParser
 from .ratelimit import rate_decision
 
 ClientIp = Callable[[str, Mapping[str, str]], str]
-
-INTERNAL_ERROR = json.dumps(
-    {
-        "error": {
-            "code": "internal_error",
-            "message": "the server failed unexpectedly; the error is logged with its time, "
-            "retry and report it if it persists",
-        }
-    }
-).encode()
 
 
 class Exchange(Protocol):
@@ -118,6 +106,14 @@ class RateLimits:
         )
 
 
+# The headers of every answer: JSON, never cached (a token is a credential), never sniffed.
+JSON_HEADERS = [
+    ("content-type", "application/json"),
+    ("cache-control", "no-store"),
+    ("x-content-type-options", "nosniff"),
+]
+
+
 def _ignore_issued(app_id: int, mode: str, kind: TokenKind) -> None:
     pass
 
@@ -153,7 +149,7 @@ class TokenPipeline(Generic[E]):
 
     def __init__(
         self,
-        settings: Settings,
+        config: PipelineConfig,
         *,
         identify: Identify[E],
         deciders: Sequence[Decider] = (),
@@ -161,14 +157,14 @@ class TokenPipeline(Generic[E]):
         client_ip: ClientIp | None = None,
         on_issued: Callable[[int, str, TokenKind], None] = _ignore_issued,
     ) -> None:
-        self.parser = RequestParser(settings)
-        self.minter = Minter(settings)
+        self.parser = RequestParser(config)
+        self.minter = Minter(config)
         self.identify = identify
         self.deciders = tuple(deciders)
         self.rate_limits = rate_limits
         self.client_ip = client_ip
         self.on_issued = on_issued
-        self.max_body = settings.server.max_body_bytes
+        self.max_body = config.max_body_bytes
         # Bound once: the adapters call these per request.
         self.from_query = self.parser.from_query
         self.from_json = self.parser.from_json
@@ -276,31 +272,6 @@ def _decide_now(decide_now: Callable[[Identity, TokenRequest], TokenRequest], jo
 
 async def _identified_later(job: _Job[E], found: Awaitable[Identified]) -> None:
     job.identity, job.subject = await found
-
-
-def http_error(exc: Exception) -> HttpError | None:
-    """The client-caused refusal ``exc`` stands for, or None for a failure of ours (a 500)."""
-    if isinstance(exc, HttpError):
-        return exc
-    if isinstance(exc, InvalidParameter):
-        return HttpError(400, "invalid_parameter", str(exc))
-    return None
-
-
-def error_body(exc: HttpError) -> bytes:
-    """``{"error": {"code", "message"}}``: the one error shape of every endpoint."""
-    return json.dumps(
-        {"error": {"code": exc.code, "message": exc.message}}, separators=(",", ":")
-    ).encode()
-
-
-def method_not_allowed(method: str, where: str, allow: str) -> HttpError:
-    return HttpError(
-        405,
-        "method_not_allowed",
-        f"{method[:20]} is not allowed on {where}; use {allow}",
-        headers={"allow": allow},
-    )
 
 
 def unauthenticated() -> HttpError:

@@ -12,41 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
-from .error_codes import check as check_code
-
 TokenKind = Literal["token", "kit"]
-
-
-class ConfigError(Exception):
-    """Invalid configuration: stops start-up. ``key`` names the offending key, dotted
-    (``auth.jwt.audience``), so the message can point at the exact line to fix."""
-
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(f"configuration key {key}: {message}")
-        self.key = key
-        self.message = message
-
-
-class HttpError(Exception):
-    """A refusal the client caused: answered as ``{"error": {"code", "message"}}`` with ``status``.
-
-    ``message`` is shown to the client, so it must never contain a secret, key or token.
-    """
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        check_code(status, code)  # every code is in error_codes.ERROR_CODES, with its status
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = dict(headers or {})
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,9 +124,13 @@ class Authenticator(Protocol):
     Returns None when the request carries no credential this mode recognises (the next mode
     is tried), an ``Identity`` when it does and it is valid, and raises ``HttpError`` (401, or
     503 when a key source is unreachable) when it recognises the credential and refuses it.
+    ``reusable``: an accepted credential's identity cannot change while the process runs (API
+    keys from the configuration), so the chain may remember it for a while; False for a JWT,
+    whose expiry and issuer's keys are checked on every request.
     """
 
     name: str
+    reusable: bool
 
     async def authenticate(
         self, authorization: str | None, context: RequestContext

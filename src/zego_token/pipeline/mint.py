@@ -11,7 +11,7 @@ from typing import NamedTuple
 from ..kit import kit_token_for_production
 from ..privileges import privilege_payload
 from ..token04 import Mode, mint_token04
-from .config import Settings
+from .config import MintConfig
 from .contracts import TokenRequest
 
 
@@ -30,10 +30,9 @@ class Minted(NamedTuple):  # a tuple: cheaper to build than a frozen dataclass, 
 
 
 class Minter:
-    def __init__(self, settings: Settings) -> None:
-        self._secrets = {app.app_id: app.secret for app in settings.apps}
-        mode = settings.token.default_mode
-        self.mode: Mode = "cbc" if mode == "cbc" else "gcm"
+    def __init__(self, config: MintConfig) -> None:
+        self._secrets = {app.app_id: app.secret for app in config.apps}
+        self.mode: Mode = config.token.default_mode
 
     def mint(self, request: TokenRequest) -> Minted:
         """Raises ``InvalidParameter`` for IDs the library refuses (a 400 for the client)."""

@@ -1,4 +1,4 @@
-"""Who is asking: the ``none`` and ``api_key`` authenticators, and the chain that tries modes.
+"""Who is asking: the chain that tries the configured authentication modes in order.
 
 The chain asks each configured mode in order; the first that recognises the credential
 decides. A refusal is a 401 ``HttpError`` whose code says why (it also labels
@@ -7,88 +7,11 @@ decides. A refusal is a 401 ``HttpError`` whose code says why (it also labels
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 from collections.abc import Callable, Sequence
 
-from .config import ApiKey
-from .contracts import Authenticator, HttpError, Identity, RequestContext
-
-ANONYMOUS = Identity(method="none", subject="anonymous")
-_BEARER = "bearer "
-
-
-def bearer_token(authorization: str | None) -> str | None:
-    """The credential of an ``Authorization: Bearer <credential>`` header, else None."""
-    if authorization is None or len(authorization) < 8:
-        return None
-    if authorization[:7].lower() != _BEARER:
-        return None
-    return authorization[7:].strip() or None
-
-
-def looks_like_jwt(credential: str) -> bool:
-    # Three base64url segments: leave it to the jwt mode even when api_key comes first.
-    return credential.count(".") == 2 and credential.startswith("eyJ")
-
-
-class NoAuth:
-    """Mode ``none``: everyone is the anonymous identity. For local development only."""
-
-    name = "none"
-
-    async def authenticate(
-        self, authorization: str | None, context: RequestContext
-    ) -> Identity | None:
-        return ANONYMOUS
-
-    async def ready(self) -> bool:
-        return True
-
-
-class ApiKeyAuth:
-    """Mode ``api_key``: ``Authorization: Bearer <key>`` against SHA-256 digests.
-
-    The presented key is hashed once and compared with every configured digest in constant
-    time, without stopping at the first match, so timing says nothing about which key is near.
-    """
-
-    name = "api_key"
-    # A key's identity cannot change while the server runs (keys come from the configuration,
-    # read at start-up), so the chain may remember it for a while (AuthChain.recent).
-    reusable = True
-
-    def __init__(self, keys: Sequence[ApiKey]) -> None:
-        self._keys = tuple(
-            (key.digest, Identity(method="api_key", subject=key.name, grants=key.grants))
-            for key in keys
-        )
-
-    async def authenticate(
-        self, authorization: str | None, context: RequestContext
-    ) -> Identity | None:
-        credential = bearer_token(authorization)
-        if credential is None or looks_like_jwt(credential):
-            return None
-        digest = hashlib.sha256(credential.encode("utf-8", "surrogateescape")).digest()
-        found: Identity | None = None
-        for stored, identity in self._keys:
-            if hmac.compare_digest(digest, stored):
-                found = identity
-        if found is None:
-            raise HttpError(
-                401,
-                "invalid_api_key",
-                "the API key in the Authorization header is not one this server knows; check "
-                "the key, or ask the server's operator for one",
-                headers={"www-authenticate": 'Bearer error="invalid_token"'},
-            )
-        return found
-
-    async def ready(self) -> bool:
-        return True
-
+from ..pipeline.contracts import Authenticator, Identity, RequestContext
+from ..pipeline.errors import HttpError
 
 # How many accepted credentials the chain remembers, and for how long (see AuthChain.recent).
 RECENT_CREDENTIALS = 1024
@@ -167,7 +90,7 @@ class AuthChain:
                 )
             self._on_failure(code)
             raise HttpError(401, code, message, headers={"www-authenticate": "Bearer"})
-        if authorization is not None and getattr(decided_by, "reusable", False):
+        if authorization is not None and decided_by.reusable:
             self._remember(authorization, identity)
         return identity
 

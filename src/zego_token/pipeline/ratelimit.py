@@ -1,4 +1,5 @@
-"""Rate limits per identity and per client IP: in memory per process, or shared through Redis.
+"""Rate limits per identity and per client IP, and the in-memory limiter (the standalone
+server's Redis limiter, ``server.redis_limiter``, shares the counts between processes).
 
 Both limiters count a fixed window that opens at a key's first request and lasts ``window``
 seconds: the first ``limit`` requests in it are admitted, the rest get 429 with ``Retry-After``
@@ -14,12 +15,6 @@ The in-memory limiter tracks at most ``max_keys`` windows. At the cap it drops e
 first; if every window is still open, a key it is not tracking yet is refused with 503
 ``rate_limit_unavailable`` (fail closed, a metric, a throttled log line) while keys it tracks
 are still counted: memory stays bounded whatever stream of distinct keys arrives.
-
-With Redis the count is one Lua script (INCR, PEXPIRE on the first hit, PTTL) so concurrent
-workers and instances never race. A pooled connection found dead (Redis restarted) is retried
-once on a fresh connection, so a restart costs no request; if Redis cannot be reached the
-limiter fails closed: requests get 503 ``rate_limit_unavailable`` rather than bypassing the
-limit, and the log says so once a second per cause, with the count of lines held back.
 """
 
 from __future__ import annotations
@@ -29,81 +24,63 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Annotated
 
-from ._fields import read_fields
-from .contracts import ConfigError, HttpError, RateDecision, RateLimiter
-from .logs import Throttle
+from msgspec import Meta
+
+from .contracts import RateDecision
+from .errors import HttpError
+from .schema import ConfigError, Network, Section
 
 log = logging.getLogger("zego_token.server.ratelimit")
 
-SECTION = "rate_limit"
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-
-@dataclass(frozen=True)
-class RateLimitSettings:
+class RateLimitSettings(Section, frozen=True, kw_only=True):
     """The ``[rate_limit]`` section; a limit of 0 turns that limit off."""
 
-    FIELDS: ClassVar[dict[str, type]] = {
-        "per_identity": int,
-        "per_ip": int,
-        "window": int,
-        "redis_url": str,
-        "key_prefix": str,
-        "trusted_proxies": list,
-        "redis_timeout": float,
-        "ipv6_prefix": int,
-        "max_keys": int,
-    }
+    SECTION = "rate_limit"
 
-    per_identity: int = 0
-    per_ip: int = 0
-    window: int = 60
-    redis_url: str = ""
+    per_identity: Annotated[int, Meta(ge=0, description="0 (off) or a number of requests")] = 0
+    per_ip: Annotated[int, Meta(ge=0, description="0 (off) or a number of requests")] = 0
+    window: Annotated[int, Meta(ge=1, le=86400, description="a number of seconds")] = 60
+    redis_url: Annotated[
+        str,
+        Meta(
+            pattern="^$|^(redis|rediss|unix)://",
+            description="a URL starting with redis://, rediss:// or unix://",
+        ),
+    ] = ""
     key_prefix: str = "zego-token:rl:"
-    trusted_proxies: tuple[Network, ...] = ()
-    redis_timeout: float = 0.5
-    ipv6_prefix: int = 64
-    max_keys: int = 200_000
+    trusted_proxies: tuple[str, ...] = ()
+    redis_timeout: Annotated[float, Meta(gt=0, le=60)] = 0.5
+    ipv6_prefix: Annotated[
+        int,
+        Meta(
+            ge=32,
+            le=128,
+            description="the IPv6 prefix length one client is counted by (64 is usual)",
+        ),
+    ] = 64
+    max_keys: Annotated[
+        int, Meta(ge=1, description="a positive number of windows (default 200000)")
+    ] = 200_000
 
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, object]) -> RateLimitSettings:
-        values = read_fields(SECTION, data, cls.FIELDS)
-        proxies: list[Network] = []
-        for entry in values.pop("trusted_proxies", ()):  # type: ignore[attr-defined]
-            try:
-                proxies.append(ipaddress.ip_network(entry.strip(), strict=False))
-            except ValueError:
-                raise ConfigError(
-                    f"{SECTION}.trusted_proxies",
-                    f"{entry!r} is not an IP address or CIDR range (e.g. 10.0.0.0/8)",
-                ) from None
-        settings = cls(**values, trusted_proxies=tuple(proxies))  # type: ignore[arg-type]
-        for key in ("per_identity", "per_ip"):
-            if getattr(settings, key) < 0:
-                raise ConfigError(f"{SECTION}.{key}", "must be 0 (off) or a number of requests")
-        if not 0 < settings.window <= 86400:
-            raise ConfigError(f"{SECTION}.window", "must be 1..86400 seconds")
-        if settings.redis_url and not settings.redis_url.startswith(
-            ("redis://", "rediss://", "unix://")
-        ):
+    def __post_init__(self) -> None:
+        networks("rate_limit.trusted_proxies", self.trusted_proxies)
+
+
+def networks(key: str, entries: Iterable[str]) -> tuple[Network, ...]:
+    """The trusted proxies' networks; ``ConfigError`` naming ``key`` for one that is not."""
+    result = []
+    for index, entry in enumerate(entries):
+        try:
+            result.append(ipaddress.ip_network(entry.strip(), strict=False))
+        except ValueError:
             raise ConfigError(
-                f"{SECTION}.redis_url", "must start with redis://, rediss:// or unix://"
-            )
-        if settings.redis_timeout <= 0:
-            raise ConfigError(f"{SECTION}.redis_timeout", "must be greater than 0 seconds")
-        if not 32 <= settings.ipv6_prefix <= 128:
-            raise ConfigError(
-                f"{SECTION}.ipv6_prefix",
-                "must be 32..128 (the IPv6 prefix length one client is counted by; 64 is usual)",
-            )
-        if settings.max_keys < 1:
-            raise ConfigError(
-                f"{SECTION}.max_keys", "must be a positive number of windows (default 200000)"
-            )
-        return settings
+                key,
+                f"item {index} ({entry!r}) is not an IP address or CIDR network (e.g. 10.0.0.0/8)",
+            ) from None
+    return tuple(result)
 
 
 def ip_key_function(ipv6_prefix: int) -> Callable[[str], str]:
@@ -163,6 +140,30 @@ def _parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped  # "::ffff:10.0.0.1" is the IPv4 proxy it names
     return address
+
+
+class Throttle:
+    """At most one line per key per ``seconds``: ``allow(key)`` returns None to hold a line
+    back, or the number held back since the last line written for that key."""
+
+    __slots__ = ("_held", "_last", "_seconds")
+    _MAX_KEYS = 1024  # keys are causes (exception types), a short list; this is a backstop
+
+    def __init__(self, seconds: float = 1.0) -> None:
+        self._seconds = seconds
+        self._last: dict[str, float] = {}
+        self._held: dict[str, int] = {}
+
+    def allow(self, key: str) -> int | None:
+        now = time.monotonic()
+        last = self._last.get(key)
+        if last is not None and now - last < self._seconds:
+            self._held[key] = self._held.get(key, 0) + 1
+            return None
+        if len(self._last) >= self._MAX_KEYS:
+            self._last.clear()
+        self._last[key] = now
+        return self._held.pop(key, 0)
 
 
 class MemoryRateLimiter:
@@ -248,84 +249,6 @@ class MemoryRateLimiter:
         self._windows.clear()
 
 
-# KEYS[1]: the counter; ARGV[1]: window in ms. Returns {count, ms until the window closes}.
-_HIT_SCRIPT = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then
-  -- a counter without expiry (left by a crash between commands elsewhere) would block forever
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  ttl = tonumber(ARGV[1])
-end
-return {count, ttl}
-"""
-
-
-class RedisRateLimiter:
-    """Fixed windows kept in Redis, shared by every worker and instance using the same prefix."""
-
-    def __init__(self, url: str, *, key_prefix: str, timeout: float) -> None:
-        # imported here: the in-memory path needs no Redis
-        import redis.asyncio as redis_asyncio
-        from redis.asyncio.retry import Retry
-        from redis.backoff import NoBackoff
-        from redis.exceptions import ConnectionError as RedisConnectionError
-
-        # A blocking pool queues requests for a connection (up to ``timeout``) instead of
-        # failing them when more requests are in flight than the pool has connections.
-        # After a Redis restart every pooled socket is dead: one retry, at once, on a fresh
-        # connection (redis-py disconnects the failed one first) turns that into no error at
-        # all. Only connection errors are retried: a timeout retried would double the wait.
-        pool = redis_asyncio.BlockingConnectionPool.from_url(
-            url,
-            max_connections=64,
-            timeout=timeout,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
-        )
-        self._redis: Any = redis_asyncio.Redis(connection_pool=pool)
-        self._script = self._redis.register_script(_HIT_SCRIPT)
-        self._prefix = key_prefix
-        self._throttle = Throttle()
-
-    async def hit(self, key: str, limit: int, window: int) -> RateDecision:
-        import redis.exceptions
-
-        try:
-            count, ttl_ms = await self._script(keys=[self._prefix + key], args=[window * 1000])
-        except (redis.exceptions.RedisError, OSError) as error:
-            # Fail closed: an outage must not switch rate limiting off.
-            cause = type(error).__name__
-            suppressed = self._throttle.allow(cause)
-            if suppressed is not None:
-                log.error(
-                    "rate limit store unreachable: %s",
-                    cause,
-                    extra={"cause": cause, "suppressed": suppressed},
-                )
-            raise HttpError(
-                503,
-                "rate_limit_unavailable",
-                "the rate-limit store is unreachable; try again shortly",
-                headers={"Retry-After": "1"},
-            ) from None
-        return rate_decision(int(count), limit, float(ttl_ms))
-
-    async def ready(self) -> bool:
-        try:
-            return bool(await self._redis.ping())
-        except Exception:
-            return False
-
-    async def close(self) -> None:
-        await self._redis.aclose()
-        await self._redis.connection_pool.disconnect()
-
-
 def rate_decision(count: int, limit: int, ms_left: float) -> RateDecision:
     allowed = count <= limit
     return RateDecision(
@@ -334,15 +257,3 @@ def rate_decision(count: int, limit: int, ms_left: float) -> RateDecision:
         remaining=max(0, limit - count),
         retry_after=0 if allowed else max(1, math.ceil(ms_left / 1000)),
     )
-
-
-def build_rate_limiter(
-    settings: RateLimitSettings, *, on_full: Callable[[], None] | None = None
-) -> RateLimiter:
-    """The limiter for ``settings``; ``on_full`` is called for each request the in-memory
-    limiter refuses at its ``max_keys`` cap (a metric)."""
-    if settings.redis_url:
-        return RedisRateLimiter(
-            settings.redis_url, key_prefix=settings.key_prefix, timeout=settings.redis_timeout
-        )
-    return MemoryRateLimiter(max_keys=settings.max_keys, on_full=on_full)

@@ -1,17 +1,21 @@
-"""Every error code the server answers with: its HTTP status, what it means, where it arises.
+"""Every refusal the token endpoints answer with: the code table, ``HttpError``, and the bodies.
 
-The one source of truth: ``HttpError`` refuses a code that is not here (or with another
-status), ``/openapi.json`` documents each operation's errors from it, docs/errors.md is
-generated from it (``python -m zego_token.server.error_codes``), and a test scans the source for
-codes missing from it. Adding a refusal is one line here.
+The one source of truth: ``HttpError`` refuses a code that is not in ``ERROR_CODES`` (or with
+another status), ``/openapi.json`` documents each operation's errors from the table, docs/errors.md
+is generated from it (``python -m zego_token.pipeline.errors``), and a test scans the source for
+codes missing from it. Adding a refusal is one line in the table; changing the error body is
+``error_body`` (and ``INTERNAL_ERROR`` for the 500), used by the server and every adapter.
 """
 
 from __future__ import annotations
 
+import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
+
+from ..errors import InvalidParameter
 
 # Where in the request's life the code arises; an OpenAPI operation lists the steps it runs.
 Step = Literal[
@@ -299,9 +303,67 @@ def check(status: int, code: str) -> None:
     """Raise ``ValueError`` unless ``code`` is in the table with ``status``."""
     entry = ERROR_CODES.get(code)
     if entry is None:
-        raise ValueError(f"error code {code!r} is not in zego_token.server.error_codes")
+        raise ValueError(f"error code {code!r} is not in zego_token.pipeline.errors")
     if entry.status != status:
         raise ValueError(f"error code {code!r} is {entry.status} in the table, not {status}")
+
+
+class HttpError(Exception):
+    """A refusal the client caused: answered as ``{"error": {"code", "message"}}`` with ``status``.
+
+    ``message`` is shown to the client, so it must never contain a secret, key or token.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        check(status, code)  # every code is in ERROR_CODES, with its status
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = dict(headers or {})
+
+
+INTERNAL_ERROR = json.dumps(
+    {
+        "error": {
+            "code": "internal_error",
+            "message": "the server failed unexpectedly; the error is logged with its time, "
+            "retry and report it if it persists",
+        }
+    }
+).encode()
+
+
+def http_error(exc: Exception) -> HttpError | None:
+    """The client-caused refusal ``exc`` stands for, or None for a failure of ours (a 500)."""
+    if isinstance(exc, HttpError):
+        return exc
+    if isinstance(exc, InvalidParameter):
+        return HttpError(400, "invalid_parameter", str(exc))
+    return None
+
+
+def error_body(exc: HttpError) -> bytes:
+    """``{"error": {"code", "message"}}``: the one error shape of every endpoint."""
+    return json.dumps(
+        {"error": {"code": exc.code, "message": exc.message}}, separators=(",", ":")
+    ).encode()
+
+
+def method_not_allowed(method: str, where: str, allow: str) -> HttpError:
+    return HttpError(
+        405,
+        "method_not_allowed",
+        f"{method[:20]} is not allowed on {where}; use {allow}",
+        headers={"allow": allow},
+    )
 
 
 def codes_for(steps: Iterable[Step], features: Iterable[str]) -> dict[int, list[ErrorCode]]:
@@ -321,8 +383,8 @@ def markdown() -> str:
     lines = [
         "# Error codes",
         "",
-        "<!-- Generated from src/zego_token/server/error_codes.py by",
-        "     `python -m zego_token.server.error_codes > docs/errors.md`;",
+        "<!-- Generated from src/zego_token/pipeline/errors.py by",
+        "     `python -m zego_token.pipeline.errors > docs/errors.md`;",
         "     tests/server/test_error_codes.py checks it. -->",
         "",
         'Every refusal is JSON `{"error": {"code": "...", "message": "..."}}`. Branch on the',

@@ -1,0 +1,1 @@
+"""Who is asking: the authentication modes (``none``, ``api_key``, ``jwt``) and their chain."""
