@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -21,6 +20,7 @@ import httpx
 import pytest
 
 from tests.embed.sites import APP_ID, MOUNT, SECRET
+from tests.fixtures.processes import end_group
 from zego_token import decode_token04, parse_kit_token
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -297,13 +297,7 @@ def running_process(
             time.sleep(0.1)
         yield url, process
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(5)
+        end_group(process, timeout=15)
         if process.stdout:
             process.stdout.close()
 

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from tests.fixtures.idp import AUDIENCE, ISSUER, IdentityProvider
+from tests.fixtures.processes import end_group, spawn
 from tests.fixtures.redis_server import free_port
 from zego_token import decode_token04, privilege_payload
 
@@ -45,7 +46,7 @@ def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
             **(env or {}),
         }
         log = (directory / f"server-{len(processes)}.log").open("wb")
-        process = subprocess.Popen(
+        process = spawn(
             [
                 sys.executable,
                 "-m",
@@ -82,11 +83,7 @@ def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
     for process in processes:
         process.terminate()
     for process in processes:
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        end_group(process, timeout=15)
 
 
 @pytest.fixture(scope="module")

@@ -261,7 +261,10 @@ ERROR_CODES: dict[str, ErrorCode] = _table(
         ("routing",),
     ),
     ErrorCode(
-        "request_timeout", 408, "the body did not arrive within 10 s of the headers", ("body",)
+        "request_timeout",
+        408,
+        "the body did not arrive within server.body_timeout seconds (10 by default) of the headers",
+        ("body",),
     ),
     ErrorCode("body_too_large", 413, "the body is larger than server.max_body_bytes", ("body",)),
     ErrorCode(
