@@ -17,9 +17,19 @@ from zego_token.pipeline.schema import ConfigError
 from zego_token.server.redis_limiter import RedisRateLimiter, build_rate_limiter
 
 
-def redis_limiter(url: str) -> RedisRateLimiter:
+def redis_limiter(
+    url: str, *, timeout: float = 5.0, on_store_failure: str = "refuse", local_share: float = 1.0
+) -> RedisRateLimiter:
     # A generous timeout: 300 concurrent hits on a busy 2-core machine must not time out.
-    return RedisRateLimiter(url, key_prefix=f"test:{id(url)}:", timeout=5.0)
+    settings = RateLimitSettings.from_mapping(
+        {
+            "redis_url": url,
+            "key_prefix": f"test:{id(url)}:",
+            "redis_timeout": timeout,
+            "on_store_failure": on_store_failure,
+        }
+    )
+    return RedisRateLimiter(settings, local_share=local_share)
 
 
 # --- settings ------------------------------------------------------------------------------
@@ -153,9 +163,7 @@ def test_redis_counts_atomically_across_clients(redis_url: str) -> None:
 
 def test_redis_unreachable_fails_closed() -> None:
     async def scenario() -> None:
-        limiter = RedisRateLimiter(
-            f"redis://127.0.0.1:{free_port()}/0", key_prefix="x:", timeout=0.3
-        )
+        limiter = redis_limiter(f"redis://127.0.0.1:{free_port()}/0", timeout=0.3)
         assert not await limiter.ready()
         with pytest.raises(HttpError) as caught:
             await limiter.hit("ip:1.2.3.4", 10, 60)
@@ -164,6 +172,47 @@ def test_redis_unreachable_fails_closed() -> None:
         await limiter.close()
 
     asyncio.run(scenario())
+
+
+def test_redis_unreachable_counts_this_process_share_in_memory() -> None:
+    """on_store_failure = "local": while Redis cannot be reached the process admits its share
+    of the limit (here a half: ceil(10 * 0.5) = 5), then 429, and says it runs degraded."""
+    events: list[str] = []
+
+    async def scenario() -> list[bool]:
+        settings = RateLimitSettings.from_mapping(
+            {"redis_url": f"redis://127.0.0.1:{free_port()}/0", "redis_timeout": 0.3}
+        )
+        limiter = RedisRateLimiter(settings, local_share=0.5, on_event=events.append)
+        try:
+            assert await limiter.ready()  # it can still decide
+            decisions = [await limiter.hit("id:alice", 10, 60) for _ in range(8)]
+            assert "unreachable" in (limiter.degraded() or "")
+            return [d.allowed for d in decisions]
+        finally:
+            await limiter.close()
+
+    assert asyncio.run(scenario()) == [True] * 5 + [False] * 3
+    assert events.count("local") == 8
+
+
+def test_store_settings_are_checked() -> None:
+    bad = [
+        ({"on_store_failure": "open"}, "rate_limit.on_store_failure"),
+        ({"local_share": 1.5}, "rate_limit.local_share"),
+        ({"sentinels": ["no-port"], "sentinel_service": "m"}, "rate_limit.sentinels"),
+        ({"sentinels": ["127.0.0.1:26379"]}, "rate_limit.sentinel_service"),
+        ({"sentinel_service": "m"}, "rate_limit.sentinels"),
+        ({"cluster": True}, "rate_limit.redis_url"),
+    ]
+    for data, key in bad:
+        with pytest.raises(ConfigError) as caught:
+            RateLimitSettings.from_mapping(data)
+        assert caught.value.key == key, data
+    good = RateLimitSettings.from_mapping(
+        {"sentinels": ["127.0.0.1:26379", "[::1]:26380"], "sentinel_service": "zego"}
+    )
+    assert good.on_store_failure == "local"
 
 
 def test_redis_ready(redis_url: str) -> None:

@@ -37,6 +37,19 @@ SECTION = "rate_limit"
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+# The [rate_limit] keys about where the counts live and what happens when that store cannot be
+# reached (their defaults are RateLimitSettings' own, their checks ``_check_store``). Kept
+# together so the configuration schema can carry them over as one block.
+STORE_FIELDS: dict[str, type] = {
+    "sentinels": list,
+    "sentinel_service": str,
+    "cluster": bool,
+    "on_store_failure": str,
+    "local_share": float,
+}
+STORE_FAILURE_MODES = ("local", "refuse")
+
+
 @dataclass(frozen=True)
 class RateLimitSettings:
     """The ``[rate_limit]`` section; a limit of 0 turns that limit off."""
@@ -51,6 +64,7 @@ class RateLimitSettings:
         "redis_timeout": float,
         "ipv6_prefix": int,
         "max_keys": int,
+        **STORE_FIELDS,
     }
 
     per_identity: int = 0
@@ -62,6 +76,12 @@ class RateLimitSettings:
     redis_timeout: float = 0.5
     ipv6_prefix: int = 64
     max_keys: int = 200_000
+    # The store's availability (read and checked by ``_check_store``).
+    sentinels: tuple[str, ...] = ()
+    sentinel_service: str = ""
+    cluster: bool = False
+    on_store_failure: str = "local"
+    local_share: float = 0.0  # 0: 1 / server.workers
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, object]) -> RateLimitSettings:
@@ -81,6 +101,7 @@ class RateLimitSettings:
                 raise ConfigError(f"{SECTION}.{key}", "must be 0 (off) or a number of requests")
         if not 0 < settings.window <= 86400:
             raise ConfigError(f"{SECTION}.window", "must be 1..86400 seconds")
+        _check_store(settings)
         if settings.redis_url and not settings.redis_url.startswith(
             ("redis://", "rediss://", "unix://")
         ):
@@ -99,6 +120,43 @@ class RateLimitSettings:
                 f"{SECTION}.max_keys", "must be a positive number of windows (default 200000)"
             )
         return settings
+
+
+def _check_store(settings: RateLimitSettings) -> None:
+    if settings.on_store_failure not in STORE_FAILURE_MODES:
+        raise ConfigError(
+            f"{SECTION}.on_store_failure",
+            'must be "local" (count in memory while Redis is unreachable) or "refuse" '
+            "(answer 503 rate_limit_unavailable)",
+        )
+    if not 0 <= settings.local_share <= 1:
+        raise ConfigError(
+            f"{SECTION}.local_share",
+            "must be a fraction 0..1 of each limit one server process may admit while Redis is "
+            "unreachable (0: 1 / server.workers)",
+        )
+    for entry in settings.sentinels:
+        host, _, port = entry.strip().rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(
+                f"{SECTION}.sentinels", f'{entry!r} is not host:port (e.g. "10.0.0.5:26379")'
+            )
+    if settings.sentinels and not settings.sentinel_service:
+        raise ConfigError(
+            f"{SECTION}.sentinel_service",
+            "name the primary the sentinels watch (their `sentinel monitor <name> ...` line)",
+        )
+    if settings.sentinel_service and not settings.sentinels:
+        raise ConfigError(
+            f"{SECTION}.sentinels",
+            'list the sentinels as ["host:port", ...] to use sentinel_service',
+        )
+    if settings.sentinels and settings.cluster:
+        raise ConfigError(f"{SECTION}.cluster", "use either sentinels or cluster = true, not both")
+    if settings.cluster and not settings.redis_url:
+        raise ConfigError(
+            f"{SECTION}.redis_url", "cluster = true needs redis_url: any one node of the cluster"
+        )
 
 
 def ip_key_function(ipv6_prefix: int) -> Callable[[str], str]:

@@ -80,7 +80,11 @@ class TokenServer:
         self.metrics = metrics or Metrics()
         self.cors = Cors(settings.cors)
         self.auth = AuthChain(wiring.authenticators(settings), on_failure=self.metrics.auth_failure)
-        limits, client_ip = wiring.rate_limits(settings, on_full=self.metrics.rate_limit_full)
+        limits, client_ip = wiring.rate_limits(
+            settings,
+            on_full=self.metrics.rate_limit_full,
+            on_store_event=self.metrics.rate_limit_store_event,
+        )
         self.pipeline: TokenPipeline[Request] = TokenPipeline(
             settings.pipeline_config(),
             identify=self._identify,
