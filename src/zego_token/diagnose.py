@@ -31,7 +31,12 @@ from .limits import (
     check_secret,
     follows_zego_id_rules,
 )
-from .privileges import Privileges, parse_privileges, try_parse_privileges
+from .privileges import (
+    Privileges,
+    has_empty_stream_list,
+    parse_privileges,
+    try_parse_privileges,
+)
 from .token04 import VERSION, Token04, TokenHeader, decode_token04, read_header
 
 Severity = Literal["error", "warning", "info"]
@@ -428,6 +433,17 @@ class _Diagnostician:
         if claims.payload and claims.privileges is None:
             self._explain_free_payload(claims.payload)
         privileges = claims.privileges
+        if privileges is not None and privileges.publish and has_empty_stream_list(claims.payload):
+            self.add(
+                "empty_stream_list",
+                "warning",
+                f"the token may publish in room {privileges.room_id!r} with an empty "
+                '"stream_id_list", which ZEGO reads as no restriction: it may publish any stream '
+                "ID in that room, other users' included",
+                "mint it with the stream IDs the user may publish (stream_ids=[...], zego-token "
+                "generate --stream ID), or without publish for a viewer; zego-token and its "
+                "server refuse to mint an empty list",
+            )
         if privileges is not None and not privileges.login:
             self.add(
                 "login_not_granted",

@@ -51,7 +51,7 @@ from .limits import (
     check_user_id,
     is_int,
 )
-from .privileges import Privileges, try_parse_privileges
+from .privileges import Privileges, check_payload_streams, try_parse_privileges
 from .randomness import nonce_and_iv
 
 Mode = Literal["gcm", "cbc"]
@@ -163,8 +163,9 @@ def generate_token04(
     if type(ttl) is not int or not 0 < ttl <= INT32_MAX:
         ttl = check_effective_time(as_seconds(ttl, "effective_time_in_seconds"))
     if isinstance(payload, Privileges):
-        payload = payload.to_payload()
-    _check_payload(payload)
+        payload = payload.to_payload()  # checked as it is written
+    else:
+        _check_payload(payload)
     return mint_token04(app_id, user_id, secret, ttl, payload, mode)[0]
 
 
@@ -174,7 +175,7 @@ def mint_token04(
     """``generate_token04``'s core, for callers that have checked ``ttl`` (1..2**31-1) and
     ``payload`` (a string) already, as the token server has: the token and its expiry."""
     iv_size = _iv_size(mode)
-    key, aead = _checked(app_id, user_id, secret, None)
+    key, aead = _checked(app_id, user_id, secret)
     ctime = int(time.time())
     nonce, iv = nonce_and_iv(iv_size)
     expire = ctime + ttl
@@ -195,7 +196,7 @@ def encode_token04(
     iv: bytes | None = None,
 ) -> str:
     """Encode given claims; with ``iv`` the result is deterministic (for tests and vectors)."""
-    key, aead = _checked(app_id, user_id, secret, None)
+    key, aead = _checked(app_id, user_id, secret)
     if type(ctime) is not int or not 0 <= ctime <= INT64_MAX:
         check_int_range(ctime, "ctime", 0, INT64_MAX)
     if type(expire) is not int or not 0 <= expire <= INT64_MAX:
@@ -288,9 +289,7 @@ def read_header(token: str) -> TokenHeader:
     )
 
 
-def _checked(
-    app_id: object, user_id: object, secret: object, payload: object
-) -> tuple[bytes, AESGCM]:
+def _checked(app_id: object, user_id: object, secret: object) -> tuple[bytes, AESGCM]:
     """Check the arguments every token needs; return the key and its AEAD object.
 
     Each check first tries the common case inline (a plain int, an ASCII user ID) and calls
@@ -304,15 +303,13 @@ def _checked(
         or not 0 < len(user_id) <= MAX_USER_ID_BYTES
     ):
         check_user_id(user_id)
-    keys = _keys(secret)
-    if payload is not None:
-        _check_payload(payload)
-    return keys
+    return _keys(secret)
 
 
 def _check_payload(payload: object) -> None:
     if not isinstance(payload, str):
         raise InvalidParameter("payload must be a string", parameter="payload")
+    check_payload_streams(payload)
 
 
 def _keys(secret: object) -> tuple[bytes, AESGCM]:

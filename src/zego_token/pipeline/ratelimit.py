@@ -24,138 +24,103 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import ClassVar
+from typing import Annotated, Literal
+
+from msgspec import Meta
 
 from .contracts import RateDecision
 from .errors import HttpError
-from .schema import ConfigError, read_fields
+from .schema import ConfigError, Network, Section
 
 log = logging.getLogger("zego_token.server.ratelimit")
 
-SECTION = "rate_limit"
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-
-# The [rate_limit] keys about where the counts live and what happens when that store cannot be
-# reached (their defaults are RateLimitSettings' own, their checks ``_check_store``). Kept
-# together so the configuration schema can carry them over as one block.
-STORE_FIELDS: dict[str, type] = {
-    "sentinels": list,
-    "sentinel_service": str,
-    "cluster": bool,
-    "on_store_failure": str,
-    "local_share": float,
-}
-STORE_FAILURE_MODES = ("local", "refuse")
-
-
-@dataclass(frozen=True)
-class RateLimitSettings:
+class RateLimitSettings(Section, frozen=True, kw_only=True):
     """The ``[rate_limit]`` section; a limit of 0 turns that limit off."""
 
-    FIELDS: ClassVar[dict[str, type]] = {
-        "per_identity": int,
-        "per_ip": int,
-        "window": int,
-        "redis_url": str,
-        "key_prefix": str,
-        "trusted_proxies": list,
-        "redis_timeout": float,
-        "ipv6_prefix": int,
-        "max_keys": int,
-        **STORE_FIELDS,
-    }
+    SECTION = "rate_limit"
 
-    per_identity: int = 0
-    per_ip: int = 0
-    window: int = 60
-    redis_url: str = ""
+    per_identity: Annotated[int, Meta(ge=0, description="0 (off) or a number of requests")] = 0
+    per_ip: Annotated[int, Meta(ge=0, description="0 (off) or a number of requests")] = 0
+    window: Annotated[int, Meta(ge=1, le=86400, description="a number of seconds")] = 60
+    redis_url: Annotated[
+        str,
+        Meta(
+            pattern="^$|^(redis|rediss|unix)://",
+            description="a URL starting with redis://, rediss:// or unix://",
+        ),
+    ] = ""
     key_prefix: str = "zego-token:rl:"
-    trusted_proxies: tuple[Network, ...] = ()
-    redis_timeout: float = 0.5
-    ipv6_prefix: int = 64
-    max_keys: int = 200_000
-    # The store's availability (read and checked by ``_check_store``).
+    trusted_proxies: tuple[str, ...] = ()
+    redis_timeout: Annotated[float, Meta(gt=0, le=60)] = 0.5
+    ipv6_prefix: Annotated[
+        int,
+        Meta(
+            ge=32,
+            le=128,
+            description="the IPv6 prefix length one client is counted by (64 is usual)",
+        ),
+    ] = 64
+    max_keys: Annotated[
+        int, Meta(ge=1, description="a positive number of windows (default 200000)")
+    ] = 200_000
+    # Where the counts live and what happens when that store cannot be reached (server only;
+    # checked by ``_check_store``; docs/security.md, "When Redis is unreachable").
     sentinels: tuple[str, ...] = ()
     sentinel_service: str = ""
     cluster: bool = False
-    on_store_failure: str = "local"
-    local_share: float = 0.0  # 0: 1 / server.workers
+    on_store_failure: Literal["local", "refuse"] = "local"
+    local_share: Annotated[
+        float,
+        Meta(
+            ge=0,
+            le=1,
+            description="the fraction of each limit one process admits while Redis is "
+            "unreachable (0: 1 / server.workers)",
+        ),
+    ] = 0.0
 
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, object]) -> RateLimitSettings:
-        values = read_fields(SECTION, data, cls.FIELDS)
-        proxies: list[Network] = []
-        for entry in values.pop("trusted_proxies", ()):  # type: ignore[attr-defined]
-            try:
-                proxies.append(ipaddress.ip_network(entry.strip(), strict=False))
-            except ValueError:
-                raise ConfigError(
-                    f"{SECTION}.trusted_proxies",
-                    f"{entry!r} is not an IP address or CIDR range (e.g. 10.0.0.0/8)",
-                ) from None
-        settings = cls(**values, trusted_proxies=tuple(proxies))  # type: ignore[arg-type]
-        for key in ("per_identity", "per_ip"):
-            if getattr(settings, key) < 0:
-                raise ConfigError(f"{SECTION}.{key}", "must be 0 (off) or a number of requests")
-        if not 0 < settings.window <= 86400:
-            raise ConfigError(f"{SECTION}.window", "must be 1..86400 seconds")
-        _check_store(settings)
-        if settings.redis_url and not settings.redis_url.startswith(
-            ("redis://", "rediss://", "unix://")
-        ):
+    def __post_init__(self) -> None:
+        networks("rate_limit.trusted_proxies", self.trusted_proxies)
+        _check_store(self)
+
+
+def networks(key: str, entries: Iterable[str]) -> tuple[Network, ...]:
+    """The trusted proxies' networks; ``ConfigError`` naming ``key`` for one that is not."""
+    result = []
+    for index, entry in enumerate(entries):
+        try:
+            result.append(ipaddress.ip_network(entry.strip(), strict=False))
+        except ValueError:
             raise ConfigError(
-                f"{SECTION}.redis_url", "must start with redis://, rediss:// or unix://"
-            )
-        if settings.redis_timeout <= 0:
-            raise ConfigError(f"{SECTION}.redis_timeout", "must be greater than 0 seconds")
-        if not 32 <= settings.ipv6_prefix <= 128:
-            raise ConfigError(
-                f"{SECTION}.ipv6_prefix",
-                "must be 32..128 (the IPv6 prefix length one client is counted by; 64 is usual)",
-            )
-        if settings.max_keys < 1:
-            raise ConfigError(
-                f"{SECTION}.max_keys", "must be a positive number of windows (default 200000)"
-            )
-        return settings
+                key,
+                f"item {index} ({entry!r}) is not an IP address or CIDR network (e.g. 10.0.0.0/8)",
+            ) from None
+    return tuple(result)
 
 
 def _check_store(settings: RateLimitSettings) -> None:
-    if settings.on_store_failure not in STORE_FAILURE_MODES:
-        raise ConfigError(
-            f"{SECTION}.on_store_failure",
-            'must be "local" (count in memory while Redis is unreachable) or "refuse" '
-            "(answer 503 rate_limit_unavailable)",
-        )
-    if not 0 <= settings.local_share <= 1:
-        raise ConfigError(
-            f"{SECTION}.local_share",
-            "must be a fraction 0..1 of each limit one server process may admit while Redis is "
-            "unreachable (0: 1 / server.workers)",
-        )
     for entry in settings.sentinels:
         host, _, port = entry.strip().rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ConfigError(
-                f"{SECTION}.sentinels", f'{entry!r} is not host:port (e.g. "10.0.0.5:26379")'
+                "rate_limit.sentinels", f'{entry!r} is not host:port (e.g. "10.0.0.5:26379")'
             )
     if settings.sentinels and not settings.sentinel_service:
         raise ConfigError(
-            f"{SECTION}.sentinel_service",
+            "rate_limit.sentinel_service",
             "name the primary the sentinels watch (their `sentinel monitor <name> ...` line)",
         )
     if settings.sentinel_service and not settings.sentinels:
         raise ConfigError(
-            f"{SECTION}.sentinels",
+            "rate_limit.sentinels",
             'list the sentinels as ["host:port", ...] to use sentinel_service',
         )
     if settings.sentinels and settings.cluster:
-        raise ConfigError(f"{SECTION}.cluster", "use either sentinels or cluster = true, not both")
+        raise ConfigError("rate_limit.cluster", "use either sentinels or cluster = true, not both")
     if settings.cluster and not settings.redis_url:
         raise ConfigError(
-            f"{SECTION}.redis_url", "cluster = true needs redis_url: any one node of the cluster"
+            "rate_limit.redis_url", "cluster = true needs redis_url: any one node of the cluster"
         )
 
 
