@@ -107,7 +107,11 @@ class Logger:
         error: str | None,
     ) -> None:
         """One line per request. ``path`` must already be free of query strings."""
-        level = "error" if status >= 500 else "info"
+        level = "info"
+        if status >= 500:
+            # A not-ready answer is an operator's warning (a back end is away), not a failure
+            # of this request; the server logs it once a second besides (app.readyz).
+            level = "warning" if path == "/readyz" else "error"
         if LEVELS[level] < self.level:
             return
         if self.json:
