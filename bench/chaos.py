@@ -52,10 +52,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the test fixtures: Redis with sentinels, the identity provider
 
 import httpx  # noqa: E402
-
 from tests.fixtures.idp import AUDIENCE, ISSUER, IdentityProvider  # noqa: E402
-from tests.fixtures.redis_ha import SERVICE, SentinelSet  # noqa: E402
+from tests.fixtures.redis_ha import SERVICE, RedisProcess, SentinelSet  # noqa: E402
 from tests.fixtures.redis_server import free_port  # noqa: E402
+
 from zego_token.token04 import decode_token04  # noqa: E402
 
 APP_ID = 1234567890
@@ -152,9 +152,22 @@ def token_server(directory: Path, config: str) -> Iterator[tuple[str, subprocess
     log = (directory / "server.log").open("wb")
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "zego_token.server", "--config", str(path), "--host", "127.0.0.1",
-         "--port", str(port), "--workers", "2"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "zego_token.server",
+            "--config",
+            str(path),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         url = _wait_healthy(f"http://127.0.0.1:{port}", directory / "server.log", process)
@@ -238,7 +251,9 @@ def refused_credential(rng: random.Random, signer: Signer, user: str) -> dict[st
     return {"Authorization": f"Bearer {token}"}
 
 
-def check(outcome: Outcome, body: bytes, params: dict[str, str], kid: str, signer: Signer) -> str | None:
+def check(
+    outcome: Outcome, body: bytes, params: dict[str, str], kid: str, signer: Signer
+) -> str | None:
     if outcome.status == 200:
         if outcome.kind == "refuse":
             return "token_where_refusal_due"
@@ -264,8 +279,14 @@ def check(outcome: Outcome, body: bytes, params: dict[str, str], kid: str, signe
 
 
 class Faults:
-    def __init__(self, sentinels: SentinelSet, idp: IdentityProvider, signer: Signer,
-                 server: subprocess.Popen[bytes], url: str) -> None:
+    def __init__(
+        self,
+        sentinels: SentinelSet,
+        idp: IdentityProvider,
+        signer: Signer,
+        server: subprocess.Popen[bytes],
+        url: str,
+    ) -> None:
         self.sentinels, self.idp, self.signer, self.server = sentinels, idp, signer, server
         self.host, port = url.rsplit("/", 1)[1].split(":")
         self.port = int(port)
@@ -284,7 +305,7 @@ class Faults:
             ("worker_sigkill", self.worker_sigkill),
         ]
 
-    def _primary(self):  # type: ignore[no-untyped-def]
+    def _primary(self) -> RedisProcess | None:
         port = self.sentinels.primary_port()
         return None if port is None else self.sentinels.server(port)
 
@@ -309,7 +330,8 @@ class Faults:
             time.sleep(0.05)
         promoted = time.monotonic() - began
         self.sentinels.server(old).start()  # comes back; the sentinels make it a replica
-        return f"primary :{old} killed, :{self.sentinels.primary_port()} promoted after {promoted:.2f} s"
+        new = self.sentinels.primary_port()
+        return f"primary :{old} killed, :{new} promoted after {promoted:.2f} s"
 
     def redis_stop(self) -> str:
         primary = self._primary()
@@ -356,8 +378,10 @@ class Faults:
 
     def slowloris(self) -> str:
         with ExitStack() as stack:
-            socks = [stack.enter_context(socket.create_connection((self.host, self.port)))
-                     for _ in range(50)]
+            socks = [
+                stack.enter_context(socket.create_connection((self.host, self.port)))
+                for _ in range(50)
+            ]
             request = b"GET /api/token?userID=slow HTTP/1.1\r\nHost: x\r\nX-Slow: "
             for index in range(10):
                 for sock in socks:
@@ -458,21 +482,30 @@ def main(argv: list[str] | None = None) -> int:
             for thread in threads:
                 thread.join(15)
         result = report(run, time.monotonic() - began, signer)
+        lines = (directory / "server.log").read_text(errors="replace").splitlines()
         result["server_log_errors"] = [
-            line[:300] for line in (directory / "server.log").read_text(errors="replace").splitlines()
+            line[:300]
+            for line in lines
             if '"level":"error"' in line and '"msg":"request"' not in line
         ][:20]
-        result["server_log_warnings"] = dict(Counter(
-            json.loads(line).get("msg", "")[:80]
-            for line in (directory / "server.log").read_text(errors="replace").splitlines()
-            if line.startswith("{") and '"level":"warning"' in line
-        ))
+        result["server_log_warnings"] = dict(
+            Counter(
+                json.loads(line).get("msg", "")[:80]
+                for line in lines
+                if line.startswith("{") and '"level":"warning"' in line
+            )
+        )
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:
         Path(args.json).write_text(text + "\n")
-    bad = ("wrong_tokens", "tokens_where_refusal_due", "401_for_published_keys", "over_admission",
-           "other_5xx")
+    bad = (
+        "wrong_tokens",
+        "tokens_where_refusal_due",
+        "401_for_published_keys",
+        "over_admission",
+        "other_5xx",
+    )
     return 1 if any(result[key] for key in bad) else 0
 
 

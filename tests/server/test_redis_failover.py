@@ -170,6 +170,7 @@ def test_a_cluster_failover_under_load_is_followed_within_3_s(
         )
         key = "zego-token:rl:ip:127.0.0.1"  # the load's only key
         victim = cluster.owner_of(key)
+        assert victim is not None
         with Load(server) as load:
             time.sleep(1.0)
             killed = time.monotonic()
