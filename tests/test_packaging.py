@@ -47,6 +47,7 @@ NOT_PORTABLE = {
     "tests/test_bench_smoke.py": "bench/ scripts and the reference generator's dev packages",
     "tests/test_deploy_manifests.py": "deploy/ files and pyyaml",
     "tests/test_fresh_clone.py": "git and the repository's history",
+    "tests/test_facts_once.py": "the demo page, pyproject.toml and server internals",
     "tests/test_hooks.py": "server internals",
     "tests/test_jwks_cache.py": "server internals, a test identity provider",
     "tests/test_limiter_memory_bench.py": "bench/ scripts",

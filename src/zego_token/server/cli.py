@@ -93,7 +93,7 @@ def run_serve(args: argparse.Namespace) -> int:
         )
         settings = dataclasses.replace(settings, cors=cors)
 
-    from .app import check_components  # prometheus_client is not imported by this
+    from .wiring import check_components  # imports no Granian nor prometheus_client
 
     try:
         # Hooks, JWT keys and the like load in every worker; load them once here first, so a
