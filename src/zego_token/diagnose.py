@@ -22,6 +22,7 @@ from .errors import (
     InvalidPrivilegePayload,
     MalformedToken,
 )
+from .fingerprint import Fingerprint, fingerprint_claims, fingerprint_header
 from .kit import parse_kit_token
 from .limits import (
     MAX_ROOM_ID_BYTES,
@@ -37,7 +38,14 @@ from .privileges import (
     parse_privileges,
     try_parse_privileges,
 )
-from .token04 import VERSION, Token04, TokenHeader, decode_token04, read_header
+from .token04 import (
+    VERSION,
+    Token04,
+    TokenHeader,
+    decode_token04,
+    read_claims_text,
+    read_header,
+)
 
 Severity = Literal["error", "warning", "info"]
 Verdict = Literal["valid", "invalid", "unverified"]
@@ -91,6 +99,8 @@ class Diagnosis:
     verified: bool
     valid: bool
     verdict: Verdict
+    # Which generator could have made the token (zego_token.fingerprint); None without a header.
+    generator: Fingerprint | None = None
 
     @property
     def privileges(self) -> Privileges | None:
@@ -153,6 +163,7 @@ class Diagnosis:
             "kit": kit,
             "claims": claims,
             "privileges": privileges,
+            "generator": None if self.generator is None else self.generator.as_dict(),
             "findings": [
                 {"code": f.code, "severity": f.severity, "message": f.message, "fix": f.fix}
                 for f in self.findings
@@ -242,6 +253,7 @@ class _Diagnostician:
         self.kit: KitFields | None = None
         self.header: TokenHeader | None = None
         self.claims: Token04 | None = None
+        self.generator: Fingerprint | None = None
 
     def add(self, code: str, severity: Severity, message: str, fix: str) -> None:
         self.findings.append(Finding(code, severity, message, fix))
@@ -257,6 +269,7 @@ class _Diagnostician:
                 self._decrypt(token, self.secret)
             self._check_mode()
             self._check_expiry()
+            self._fingerprint(token)
         if self.claims is not None:
             self._check_claims(self.claims)
         self._check_expected()
@@ -285,6 +298,7 @@ class _Diagnostician:
             verified=verified,
             valid=verdict == "valid",
             verdict=verdict,
+            generator=self.generator,
         )
 
     # -- layers -------------------------------------------------------------------------
@@ -393,6 +407,17 @@ class _Diagnostician:
                 "error",
                 str(error),
                 "mint tokens with a Token04 generator and pass them on unchanged",
+            )
+
+    def _fingerprint(self, token: str) -> None:
+        assert self.header is not None
+        if self.claims is not None and self.secret is not None:
+            # Decrypted once more for the raw JSON: decode_token04 keeps only the values.
+            mode, text = read_claims_text(token, self.secret)
+            self.generator = fingerprint_claims(mode, self.header.iv, text)
+        else:
+            self.generator = fingerprint_header(
+                self.header.mode, self.header.iv, expire=self.header.expire
             )
 
     def _check_mode(self) -> None:

@@ -78,6 +78,8 @@ def render(diagnosis: Diagnosis) -> str:
                 "not authenticated)",
             )
         )
+    if d.generator is not None:
+        lines.append(_line("generator", d.generator.label()))
     lines.append(_line("verdict", _verdict(d)))
     for finding in d.findings:
         lines.append(_line(finding.severity, f"[{finding.code}] {finding.message}"))
