@@ -76,6 +76,7 @@ class Outcome:
     identity: str
     status: int
     problem: str | None = None
+    code: str | None = None
 
 
 @dataclass
@@ -232,6 +233,9 @@ def client_loop(url: str, signer: Signer, run: Run, stop: threading.Event, seed:
             except httpx.HTTPError:  # a worker killed mid-request, a timeout
                 status, body = 0, b""
             outcome = Outcome(sent, time.monotonic(), kind, identity, status)
+            if status >= 400:
+                with contextlib.suppress(ValueError, KeyError, TypeError):
+                    outcome.code = json.loads(body)["error"]["code"]
             outcome.problem = check(outcome, body, params, kid, signer)
             with run.lock:
                 run.outcomes.append(outcome)
@@ -394,38 +398,51 @@ class Faults:
 # --- the report ---------------------------------------------------------------------------------
 
 
-def over_admission(outcomes: list[Outcome]) -> tuple[int, int]:
-    """(requests admitted beyond the limit, ambiguous requests left out), per identity and
-    window, windows opened by the first counted request after the previous one closed."""
+def over_admission(outcomes: list[Outcome], began: float) -> tuple[int, int, list[str]]:
+    """(requests admitted beyond the limit, ambiguous requests left out, the windows over),
+    per identity and window, windows opened by the first counted request after the previous
+    one closed."""
     by_identity: dict[str, list[Outcome]] = defaultdict(list)
     for outcome in outcomes:
         if outcome.kind != "refuse" and outcome.status in (200, 429):
             by_identity[outcome.identity].append(outcome)
     over = ambiguous = 0
-    for requests in by_identity.values():
+    windows: list[str] = []
+
+    def close(identity: str, start: float | None, admitted: int) -> int:
+        if start is not None and admitted > LIMIT:
+            windows.append(
+                f"{identity} {start - began:.1f}-{start - began + WINDOW:.1f} s: "
+                f"{admitted} admitted"
+            )
+        return max(0, admitted - LIMIT)
+
+    for identity, requests in by_identity.items():
         requests.sort(key=lambda o: o.sent)
         start, admitted = None, 0
         for outcome in requests:
             if start is None or outcome.sent >= start + WINDOW:
-                over += max(0, admitted - LIMIT)
+                over += close(identity, start, admitted)
                 start, admitted = outcome.sent, 0
             end = start + WINDOW
             if outcome.sent > end - EDGE or outcome.done > end - EDGE:
                 ambiguous += 1
                 continue
             admitted += outcome.status == 200
-        over += max(0, admitted - LIMIT)
-    return over, ambiguous
+        over += close(identity, start, admitted)
+    return over, ambiguous, windows
 
 
-def report(run: Run, seconds: float, signer: Signer) -> dict[str, object]:
+def report(run: Run, began: float, seconds: float, signer: Signer) -> dict[str, object]:
     statuses = Counter(o.status for o in run.outcomes)
+    codes = Counter(f"{o.status} {o.code}" for o in run.outcomes if o.code)
     problems = Counter(o.problem for o in run.outcomes if o.problem)
-    over, ambiguous = over_admission(run.outcomes)
+    over, ambiguous, windows = over_admission(run.outcomes, began)
     return {
         "seconds": round(seconds, 1),
         "requests": len(run.outcomes),
         "statuses": dict(sorted(statuses.items())),
+        "error_codes": dict(sorted(codes.items())),
         "tokens_checked": sum(o.status == 200 and o.kind != "refuse" for o in run.outcomes),
         "wrong_tokens": problems.get("wrong_token", 0),
         "tokens_where_refusal_due": problems.get("token_where_refusal_due", 0),
@@ -433,6 +450,7 @@ def report(run: Run, seconds: float, signer: Signer) -> dict[str, object]:
         "401_for_published_keys": problems.get("401_for_published_key", 0),
         "over_admission": over,
         "over_admission_ambiguous_left_out": ambiguous,
+        "over_admission_windows": windows,
         "other_5xx": sum(v for k, v in problems.items() if k.startswith("status_")),
         "transport_errors": statuses.get(0, 0),
         "rotations": signer.rotations,
@@ -481,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
             stop.set()
             for thread in threads:
                 thread.join(15)
-        result = report(run, time.monotonic() - began, signer)
+        result = report(run, began, time.monotonic() - began, signer)
         lines = (directory / "server.log").read_text(errors="replace").splitlines()
         result["server_log_errors"] = [
             line[:300]

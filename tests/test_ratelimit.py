@@ -166,6 +166,36 @@ def test_redis_counts_atomically_across_clients(redis_url: str) -> None:
     assert asyncio.run(scenario()) == 50
 
 
+def test_a_lost_window_keeps_the_hits_of_a_process_that_died_before_the_loss(
+    redis_url: str,
+) -> None:
+    """Three processes take turns counting 50 hits each on one key (limit 200); one of them
+    dies, then Redis loses everything (FLUSHALL, as a restart without persistence). The two left
+    put back their own hits and the dead one's as they last saw them: about 50 more are
+    admitted (without the dead one's: 100)."""
+
+    async def scenario() -> int:
+        import redis.asyncio as redis_asyncio
+
+        a, b, dead = (redis_limiter(redis_url) for _ in range(3))
+        for _ in range(50):
+            for limiter in (a, b, dead):
+                assert (await limiter.hit("id:lost", 200, 60)).allowed
+        await dead.close()
+        client = redis_asyncio.Redis.from_url(redis_url)
+        await client.flushall()
+        await client.aclose()
+        counts = await asyncio.gather(
+            admitted(a, "id:lost", 200, 100), admitted(b, "id:lost", 200, 100)
+        )
+        await a.close()
+        await b.close()
+        return sum(counts)
+
+    # what the two saw last was 148 and 149 of the 150: one hit of slack each
+    assert 50 <= asyncio.run(scenario()) <= 52
+
+
 def test_redis_unreachable_fails_closed() -> None:
     async def scenario() -> None:
         limiter = redis_limiter(f"redis://127.0.0.1:{free_port()}/0", timeout=0.3)

@@ -7,7 +7,10 @@ Redis can forget (a restart without persistence, a failover to a replica that mi
 writes): when this process's field comes back lower than its shadow, the script re-seeds the
 field with the difference and counting goes on, so what each process admitted before the loss
 still counts. The field per process is what makes this exact with several processes: each puts
-back its own share, and the sum is again the whole.
+back its own share, and the sum is again the whole. The hits of a process that died before the
+loss are kept too: the first process to notice the loss puts back, in a field of their own, the
+other processes' hits as it last saw them, and each live process takes its own off that field
+when it puts them back (``_HIT_SCRIPT``).
 
 When Redis cannot be reached (``rate_limit.on_store_failure``):
 
@@ -17,9 +20,11 @@ When Redis cannot be reached (``rate_limit.on_store_failure``):
   counted meanwhile are put back into Redis when it answers again.
 - ``refuse``: 503 ``rate_limit_unavailable`` (fail closed).
 
-After a failure the store is asked again by one request at most every ``PROBE_SECONDS`` (the
-others are decided at once instead of each waiting for a timeout); a log line says so once a
-second per cause, with the count of lines held back, and ``on_event`` counts a metric.
+With ``local``, after a failure the store is asked again by one request at most every
+``PROBE_SECONDS`` (the others are decided in memory at once instead of each waiting for a
+timeout); with ``refuse`` every request still asks the store, so one slow answer refuses one
+request, not a quarter of a second of them. A log line says so once a second per cause, with the
+count of lines held back, and ``on_event`` counts a metric.
 """
 
 from __future__ import annotations
@@ -43,8 +48,14 @@ PROBE_SECONDS = 0.25
 
 # KEYS[1]: the window (a hash: process -> hits). ARGV: [1] this process's field, [2] window in
 # ms, [3] this process's own hits in the window as its shadow knows them (this one included),
-# [4] ms left in the shadow's window. Returns {total hits, ms until the window closes, this
-# process's hits, hits put back}.
+# [4] ms left in the shadow's window, [5] the window's total in the last answer this process
+# had. Returns {total hits, ms until the window closes, this process's hits, hits put back}.
+#
+# When the window was lost, the first process to notice (the key is new: no expiry yet) also
+# keeps, in the field "~lost", the other processes' hits as it last saw them; each process that
+# then puts its own hits back takes them off "~lost". What stays there are the hits of processes
+# that will never put theirs back (killed meanwhile). "~lost" is never more than those, so the
+# count is never raised above what was admitted.
 _HIT_SCRIPT = """
 local mine = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
 local known = tonumber(ARGV[3])
@@ -56,8 +67,17 @@ if mine < known then
   redis.call('HINCRBY', KEYS[1], ARGV[1], put_back)
   mine = known
   if ttl < 0 then
+    local others = tonumber(ARGV[5]) - (known - 1)
+    if others > 0 then
+      redis.call('HSET', KEYS[1], '~lost', others)
+    end
     ttl = tonumber(ARGV[4])
     redis.call('PEXPIRE', KEYS[1], ttl)
+  else
+    local lost = tonumber(redis.call('HGET', KEYS[1], '~lost') or '0')
+    if lost > 0 then
+      redis.call('HSET', KEYS[1], '~lost', math.max(0, lost - put_back))
+    end
   end
 end
 if ttl < 0 then
@@ -85,24 +105,28 @@ class ShadowCounts:
     __slots__ = ("_windows", "max_keys")
 
     def __init__(self, max_keys: int) -> None:
-        self._windows: dict[str, list[float]] = {}  # key -> [hits, window end (monotonic)]
+        # key -> [own hits, window end (monotonic), the window's total in the last answer]
+        self._windows: dict[str, list[float]] = {}
         self.max_keys = max_keys
 
-    def expected(self, key: str, window: int, now: float) -> tuple[int, float]:
-        """What this process's field must at least be after one more hit, and the ms left in
-        the window."""
+    def expected(self, key: str, window: int, now: float) -> tuple[int, float, int]:
+        """What this process's field must at least be after one more hit, the ms left in the
+        window, and the window's total as last seen."""
         entry = self._windows.get(key)
         if entry is None or entry[1] <= now:
             if entry is None and len(self._windows) >= self.max_keys:
                 self._make_room(now)
-            entry = self._windows[key] = [0, now + window]
-        return int(entry[0]) + 1, (entry[1] - now) * 1000
+            entry = self._windows[key] = [0, now + window, 0]
+        return int(entry[0]) + 1, (entry[1] - now) * 1000, int(entry[2])
 
-    def settle(self, key: str, mine: int, sent_at: float, ttl_ms: float) -> None:
-        """Take Redis's answer to a hit sent at ``sent_at``: this process's field and the TTL."""
+    def settle(self, key: str, mine: int, sent_at: float, ttl_ms: float, total: int) -> None:
+        """Take Redis's answer to a hit sent at ``sent_at``: this process's field, the TTL and
+        the window's total."""
         entry = self._windows.get(key)
         if entry is None:
             return
+        if mine >= entry[0]:
+            entry[2] = total  # the total that goes with the newest own count
         entry[0] = max(entry[0], mine)
         entry[1] = sent_at + ttl_ms / 1000
 
@@ -154,14 +178,14 @@ class RedisRateLimiter:
         import redis.exceptions
 
         now = time.monotonic()
-        known, ms_left = self._shadow.expected(key, window, now)
-        if self._failing is not None and now < self._probe_at:
+        known, ms_left, last_total = self._shadow.expected(key, window, now)
+        if self._failing is not None and now < self._probe_at and self._local:
             return self._without_store(self._failing, key, limit, ms_left)
         self._probe_at = now + PROBE_SECONDS  # one request probes; the others decide at once
         try:
             total, ttl_ms, mine, put_back = await self._script(
                 keys=[self._prefix + key],
-                args=[self._field, window * 1000, known, max(1, int(ms_left))],
+                args=[self._field, window * 1000, known, max(1, int(ms_left)), last_total],
             )
         except (redis.exceptions.RedisError, OSError) as error:
             self._failing = type(error).__name__
@@ -179,7 +203,7 @@ class RedisRateLimiter:
                     int(put_back),
                     extra={"store": self.store_kind, "suppressed": suppressed},
                 )
-        self._shadow.settle(key, int(mine), now, float(ttl_ms))
+        self._shadow.settle(key, int(mine), now, float(ttl_ms), int(total))
         return rate_decision(int(total), limit, float(ttl_ms))
 
     def _recovered(self) -> None:
