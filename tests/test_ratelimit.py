@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.fixtures.redis_server import free_port
+from tests.fixtures.redis_server import free_port, restartable_redis_server
 from zego_token.pipeline.contracts import RateLimiter
 from zego_token.pipeline.errors import HttpError
 from zego_token.pipeline.ratelimit import (
@@ -229,6 +230,32 @@ def test_redis_unreachable_counts_this_process_share_in_memory() -> None:
 
     assert asyncio.run(scenario()) == [True] * 5 + [False] * 3
     assert events.count("local") == 8
+
+
+def test_in_memory_shares_never_add_up_to_more_than_the_limit(tmp_path: Path) -> None:
+    """Two processes, one busier (40 of 45 hits before Redis went away, limit 60, a half each):
+    the quiet one may take what is left of the window (15), not its whole half (25), and the
+    busy one, already past its half, nothing."""
+
+    async def scenario(url: str, stop: Callable[[], None]) -> int:
+        busy, quiet = (
+            redis_limiter(url, timeout=0.3, on_store_failure="local", local_share=0.5)
+            for _ in range(2)
+        )
+        for _ in range(40):
+            assert (await busy.hit("id:share", 60, 60)).allowed
+        for _ in range(5):
+            assert (await quiet.hit("id:share", 60, 60)).allowed
+        stop()
+        during = 0
+        for limiter in (busy, quiet):
+            during += sum([(await limiter.hit("id:share", 60, 60)).allowed for _ in range(30)])
+        await busy.close()
+        await quiet.close()
+        return during
+
+    with restartable_redis_server(tmp_path) as redis:
+        assert asyncio.run(scenario(redis.url, redis.kill)) == 15
 
 
 def test_store_settings_are_checked() -> None:

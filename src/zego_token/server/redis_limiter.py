@@ -16,7 +16,8 @@ When Redis cannot be reached (``rate_limit.on_store_failure``):
 
 - ``local`` (the default): each process enforces ``ceil(limit * local_share)`` per key from its
   shadow (``local_share`` defaults to 1 / server.workers, so one instance's workers together
-  admit about ``limit``; with several instances, set it to 1 / (instances x workers)). The hits
+  admit about ``limit``; with several instances, set it to 1 / (instances x workers)), and never
+  beyond the window's total as Redis last gave it plus the process's own hits since. The hits
   counted meanwhile are put back into Redis when it answers again.
 - ``refuse``: 503 ``rate_limit_unavailable`` (fail closed).
 
@@ -105,7 +106,8 @@ class ShadowCounts:
     __slots__ = ("_windows", "max_keys")
 
     def __init__(self, max_keys: int) -> None:
-        # key -> [own hits, window end (monotonic), the window's total in the last answer]
+        # key -> [own hits, window end (monotonic), the window's total in the last answer, own
+        # hits in that answer]
         self._windows: dict[str, list[float]] = {}
         self.max_keys = max_keys
 
@@ -116,7 +118,7 @@ class ShadowCounts:
         if entry is None or entry[1] <= now:
             if entry is None and len(self._windows) >= self.max_keys:
                 self._make_room(now)
-            entry = self._windows[key] = [0, now + window, 0]
+            entry = self._windows[key] = [0, now + window, 0, 0]
         return int(entry[0]) + 1, (entry[1] - now) * 1000, int(entry[2])
 
     def settle(self, key: str, mine: int, sent_at: float, ttl_ms: float, total: int) -> None:
@@ -126,17 +128,19 @@ class ShadowCounts:
         if entry is None:
             return
         if mine >= entry[0]:
-            entry[2] = total  # the total that goes with the newest own count
+            entry[2], entry[3] = total, mine  # the total that goes with the newest own count
         entry[0] = max(entry[0], mine)
         entry[1] = sent_at + ttl_ms / 1000
 
-    def count_here(self, key: str) -> int:
-        """Count a hit decided in memory (the store unreachable): this process's hits now."""
+    def count_here(self, key: str) -> tuple[int, int]:
+        """Count a hit decided in memory (the store unreachable): this process's hits now, and
+        the window's total as far as this process can tell (the last total Redis gave it plus
+        its own hits since)."""
         entry = self._windows.get(key)
         if entry is None:
-            return 1
+            return 1, 1
         entry[0] += 1
-        return int(entry[0])
+        return int(entry[0]), int(entry[2] + entry[0] - entry[3])
 
     def _make_room(self, now: float) -> None:
         self._windows = {k: v for k, v in self._windows.items() if v[1] > now}
@@ -241,7 +245,10 @@ class RedisRateLimiter:
                 "the rate-limit store is unreachable; try again shortly",
                 headers={"Retry-After": "1"},
             )
-        hits = self._shadow.count_here(key)
+        hits, total = self._shadow.count_here(key)
+        if total > limit:
+            # the window was already full when Redis went away: nothing left to share
+            return rate_decision(total, limit, ms_left)
         return rate_decision(hits, max(1, math.ceil(limit * self._share)), ms_left)
 
     async def ready(self) -> bool:
