@@ -591,27 +591,29 @@ def _claims_from_json(text: str, mode: Mode) -> Token04:
         raise DecryptionFailed("token's claims are not a JSON object: the token was altered")
     # The UIKit's generateKitTokenForTest omits "payload"; every other claim is required.
     payload = data.get("payload", "")
-    fields = {k: data.get(k) for k in ("app_id", "nonce", "ctime", "expire")}
+    get = data.get
+    app_id, nonce, ctime, expire = get("app_id"), get("nonce"), get("ctime"), get("expire")
     user_id = data.get("user_id")
-    if (
-        not all(is_int(v) for v in fields.values())
-        or not isinstance(user_id, str)
-        or not isinstance(payload, str)
+    if not (
+        is_int(app_id)
+        and is_int(nonce)
+        and is_int(ctime)
+        and is_int(expire)
+        and isinstance(user_id, str)
+        and isinstance(payload, str)
     ):
         raise MalformedToken(
             "token's claims lack app_id, user_id, nonce, ctime or expire, or have the wrong "
             "types: it was not made by a Token04 generator"
         )
-    if not 0 < fields["app_id"] <= MAX_APP_ID:  # type: ignore[operator]
-        raise MalformedToken(
-            f"token's app_id {fields['app_id']} is not a valid AppID (1..{MAX_APP_ID})"
-        )
+    if not 0 < app_id <= MAX_APP_ID:
+        raise MalformedToken(f"token's app_id {app_id} is not a valid AppID (1..{MAX_APP_ID})")
     return Token04(
-        app_id=fields["app_id"],  # type: ignore[arg-type]
+        app_id=app_id,
         user_id=user_id,
-        nonce=fields["nonce"],  # type: ignore[arg-type]
-        ctime=fields["ctime"],  # type: ignore[arg-type]
-        expire=fields["expire"],  # type: ignore[arg-type]
+        nonce=nonce,
+        ctime=ctime,
+        expire=expire,
         payload=payload,
         mode=mode,
     )

@@ -255,9 +255,20 @@ def free_port() -> int:
 
 
 @contextmanager
-def running(command: list[str], port: int, env: Mapping[str, str] | None = None) -> Iterator[str]:
+def running(
+    command: list[str], port: int, env: Mapping[str, str] | None = None, *, ready: str = "/"
+) -> Iterator[str]:
     """Run ``command`` (a web server on 127.0.0.1:``port``) until the block ends; yields its URL
-    once ``/`` answers."""
+    once ``ready`` answers 200."""
+    with running_process(command, port, env, ready=ready) as (url, _process):
+        yield url
+
+
+@contextmanager
+def running_process(
+    command: list[str], port: int, env: Mapping[str, str] | None = None, *, ready: str = "/"
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``running``, also yielding the process (to read its memory from /proc)."""
     child_env = {k: v for k, v in os.environ.items() if not k.startswith("ZEGO_")}
     child_env.update({"PYTHONUNBUFFERED": "1", "PYTHONPATH": ROOT, **(env or {})})
     process = subprocess.Popen(
@@ -277,14 +288,14 @@ def running(command: list[str], port: int, env: Mapping[str, str] | None = None)
                 output = process.stdout.read().decode() if process.stdout else ""
                 pytest.fail(f"{command[:4]} exited with {process.returncode}:\n{output}")
             try:
-                if httpx.get(url + "/", timeout=2).status_code == 200:
+                if httpx.get(url + ready, timeout=2).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
                 pytest.fail(f"{command[:4]} did not answer on {url}")
             time.sleep(0.1)
-        yield url
+        yield url, process
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)

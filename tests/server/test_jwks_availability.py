@@ -42,7 +42,7 @@ issuer = "{ISSUER}"
 audience = ["{AUDIENCE}"]
 jwks_url = "{idp.jwks_url}"
 jwks_cache_seconds = {CACHE_SECONDS}
-jwks_refresh_interval = 30
+jwks_refresh_interval = 1
 jwks_timeout = {timeout}
 """
 

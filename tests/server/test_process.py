@@ -182,6 +182,8 @@ def test_demo_mode(start_server: StartServer) -> None:
     assert 86300 < view["seconds_left"] <= 86400
     assert view["mode"] == "gcm" and view["expired"] is False
     assert view["privileges"] is None and view["kit"] is None
+    # Minted here, so this project is among the generators that could have made it.
+    assert "zego-token" in view["generator"]["candidates"] and view["generator"]["evidence"]
     # The demo's own origin may call the API (CORS), and the OpenAPI lists the demo endpoints.
     own = httpx.get(f"{server}/healthz", headers={"Origin": server})
     assert own.headers["access-control-allow-origin"] == server

@@ -96,7 +96,8 @@ class JwksKeys:
             raise HttpError(
                 503,
                 "jwks_unavailable",
-                "the identity provider's JWKS could not be fetched; try again shortly",
+                "the identity provider's signing keys could not be fetched just now; try again "
+                "shortly",
                 headers={"Retry-After": str(unavailable.retry_after)},
             ) from None
         if data is None:

@@ -11,10 +11,15 @@ Per-IP limits count an IPv4 client per address and an IPv6 client per ``ipv6_pre
 (default /64): one host is routinely given a whole /64, so per address it would have 2^64
 buckets.
 
-The in-memory limiter tracks at most ``max_keys`` windows. At the cap it drops expired windows
-first; if every window is still open, a key it is not tracking yet is refused with 503
-``rate_limit_unavailable`` (fail closed, a metric, a throttled log line) while keys it tracks
-are still counted: memory stays bounded whatever stream of distinct keys arrives.
+The in-memory limiter keeps client IPs and identities in two tables of at most ``max_keys``
+windows each, so strangers' addresses can never crowd out the identities of callers with a
+credential. At a table's cap it drops expired windows first, then a window seen only once in its
+current window (a flood of one-shot addresses goes first; such a client loses at most the one
+hit counted). If every window is still open and was hit more than once, a key it is not tracking
+yet is refused with ``LimiterFull``, a 503 ``rate_limit_unavailable`` (fail closed, a metric, a
+throttled log line), while keys it tracks are still counted: memory stays bounded whatever
+stream of distinct keys arrives. The pipeline defers an IP-table refusal until the caller is
+identified: a caller with a valid credential is then counted by its identity alone.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import ipaddress
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Literal
 
@@ -33,6 +39,9 @@ from .errors import HttpError
 from .schema import ConfigError, Network, Section
 
 log = logging.getLogger("zego_token.server.ratelimit")
+
+# Per-IP keys start with this; the in-memory limiter keeps them in a table of their own.
+IP_KEY_PREFIX = "ip:"
 
 
 class RateLimitSettings(Section, frozen=True, kw_only=True):
@@ -128,15 +137,16 @@ def ip_key_function(ipv6_prefix: int) -> Callable[[str], str]:
     """The per-IP limiter's key for a client address: ``ip:<IPv4 address>`` or
     ``ip:<IPv6 network>/<prefix>``; an unparsable address is its own key."""
     suffix = f"/{ipv6_prefix}"
+    prefix = IP_KEY_PREFIX
 
     def ip_key(address: str) -> str:
         if ":" not in address:
-            return "ip:" + address  # IPv4 (the common case): no parsing on the hot path
+            return prefix + address  # IPv4 (the common case): no parsing on the hot path
         parsed = _parse_ip(address)
         if not isinstance(parsed, ipaddress.IPv6Address):
-            return "ip:" + (address if parsed is None else str(parsed))
+            return prefix + (address if parsed is None else str(parsed))
         network = ipaddress.IPv6Network((parsed, ipv6_prefix), strict=False)
-        return f"ip:{network.network_address}{suffix}"
+        return f"{prefix}{network.network_address}{suffix}"
 
     return ip_key
 
@@ -207,24 +217,114 @@ class Throttle:
         return self._held.pop(key, 0)
 
 
+class LimiterFull(HttpError):
+    """503 ``rate_limit_unavailable``: the limiter's table is full of open windows and cannot
+    track a new key. For a client IP the pipeline holds it until the caller is identified."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            503,
+            "rate_limit_unavailable",
+            "the server is tracking as many clients as it can (rate_limit.max_keys); "
+            f"try again in {retry_after} s",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+class _Windows:
+    """One table of fixed windows, bounded to ``max_keys``: expired windows, then windows hit
+    once, make room for a new key; else ``LimiterFull``."""
+
+    __slots__ = (
+        "_earliest_end",
+        "_hits",
+        "_next_full_sweep",
+        "_next_sweep_hit",
+        "_owner",
+        "_seen_once",
+        "max_keys",
+        "windows",
+    )
+
+    def __init__(self, owner: MemoryRateLimiter, max_keys: int) -> None:
+        self.windows: dict[str, tuple[int, float]] = {}  # key -> (count, window end)
+        # Keys whose window opened with this hit, oldest first: the eviction candidates. A key
+        # hit again stays listed until evicted or swept; eviction checks its count then.
+        self._seen_once: deque[str] = deque()
+        self._owner = owner
+        self.max_keys = max_keys
+        self._hits = 0
+        self._next_sweep_hit = MemoryRateLimiter.SWEEP_EVERY
+        self._next_full_sweep = 0.0
+        self._earliest_end = 0.0
+
+    def count(self, key: str, window: int) -> tuple[int, float]:
+        now = time.monotonic()
+        self._hits += 1
+        if self._hits >= self._next_sweep_hit:
+            self._sweep(now)
+            # A sweep visits every key: sweeping after as many hits as there are keys keeps
+            # its cost O(1) per hit, however many keys there are.
+            self._next_sweep_hit = self._hits + max(
+                MemoryRateLimiter.SWEEP_EVERY, len(self.windows)
+            )
+        windows = self.windows
+        current = windows.get(key)
+        if current is None and len(windows) >= self.max_keys:
+            self._make_room(now)
+            windows = self.windows  # a sweep replaces the dict
+        count, end = current or (0, 0.0)
+        if end <= now:
+            count, end = 0, now + window
+            self._seen_once.append(key)
+        count += 1
+        windows[key] = (count, end)
+        return count, (end - now) * 1000
+
+    def _make_room(self, now: float) -> None:
+        """Drop expired windows, else one hit only once; else refuse the new key."""
+        if now >= self._next_full_sweep:
+            # An O(n) pass, so at most once a second: a flood of new keys at the cap must not
+            # turn every request into a sweep of the whole table.
+            self._sweep(now)
+            self._next_full_sweep = now + MemoryRateLimiter.FULL_SWEEP_SECONDS
+            if len(self.windows) < self.max_keys:
+                return
+        windows = self.windows
+        seen_once = self._seen_once
+        while seen_once:
+            key = seen_once.popleft()
+            entry = windows.get(key)
+            if entry is not None and entry[0] == 1:
+                del windows[key]
+                return
+        retry = max(1, math.ceil(max(self._earliest_end, self._next_full_sweep) - now))
+        self._owner.full(self.max_keys)
+        raise LimiterFull(retry)
+
+    def _sweep(self, now: float) -> None:
+        # Bounds memory to the keys seen within one window.
+        self.windows = {k: v for k, v in self.windows.items() if v[1] > now}
+        self._seen_once = deque(k for k, v in self.windows.items() if v[0] == 1)
+        self._earliest_end = min((v[1] for v in self.windows.values()), default=now)
+
+
 class MemoryRateLimiter:
     """Per-process fixed windows; with N workers each admits ``limit`` (use Redis to share).
 
-    At most ``max_keys`` windows are kept (about 230 bytes each: docs/security.md)."""
+    Client IPs (keys starting ``ip:``) and identities are kept in two tables of at most
+    ``max_keys`` windows each (about 230 bytes a window: docs/security.md)."""
 
-    _SWEEP_EVERY = 10_000
-    _FULL_SWEEP_SECONDS = 1.0  # at the cap, look for expired windows at most this often
+    SWEEP_EVERY = 10_000
+    FULL_SWEEP_SECONDS = 1.0  # at the cap, look for expired windows at most this often
 
     def __init__(
         self, *, max_keys: int = 200_000, on_full: Callable[[], None] | None = None
     ) -> None:
-        self._windows: dict[str, tuple[int, float]] = {}  # key -> (count, window end)
-        self._hits = 0
-        self._next_sweep_hit = self._SWEEP_EVERY
         self.max_keys = max_keys
+        self.ips = _Windows(self, max_keys)
+        self.identities = _Windows(self, max_keys)
         self._on_full = on_full
-        self._next_full_sweep = 0.0
-        self._earliest_end = 0.0
         self._throttle = Throttle()
 
     async def hit(self, key: str, limit: int, window: int) -> RateDecision:
@@ -234,60 +334,31 @@ class MemoryRateLimiter:
     def count(self, key: str, window: int) -> tuple[int, float]:
         """Count one hit on ``key``: the hits in its window so far, this one included, and the
         milliseconds until the window closes. Synchronous (``contracts.CountingRateLimiter``),
-        so the pipeline's hot path needs no coroutine for it; on one event loop it is atomic."""
-        now = time.monotonic()
-        self._hits += 1
-        if self._hits >= self._next_sweep_hit:
-            self._sweep(now)
-            # A sweep visits every key: sweeping after as many hits as there are keys keeps
-            # its cost O(1) per hit, however many keys there are.
-            self._next_sweep_hit = self._hits + max(self._SWEEP_EVERY, len(self._windows))
-        current = self._windows.get(key)
-        if current is None and len(self._windows) >= self.max_keys:
-            self._make_room(now)  # may replace self._windows
-        count, end = current or (0, 0.0)
-        if end <= now:
-            count, end = 0, now + window
-        count += 1
-        self._windows[key] = (count, end)
-        return count, (end - now) * 1000
+        so the pipeline's hot path needs no coroutine for it; on one event loop it is atomic.
+        Raises ``LimiterFull`` for a new key when its table is full of open windows."""
+        table = self.ips if key.startswith(IP_KEY_PREFIX) else self.identities
+        return table.count(key, window)
 
-    def _make_room(self, now: float) -> None:
-        """Drop expired windows, or refuse the new key if none has expired (fail closed)."""
-        if now >= self._next_full_sweep:
-            # An O(n) pass, so at most once a second: a flood of new keys at the cap must not
-            # turn every request into a sweep of the whole table.
-            self._sweep(now)
-            self._next_full_sweep = now + self._FULL_SWEEP_SECONDS
-        if len(self._windows) < self.max_keys:
-            return
+    def full(self, max_keys: int) -> None:
+        """A new key was refused at the cap: the metric, and a log line a second at most."""
         if self._on_full is not None:
             self._on_full()
         suppressed = self._throttle.allow("full")
         if suppressed is not None:
             log.warning(
                 "rate limiter full: refusing new clients until windows expire",
-                extra={"max_keys": self.max_keys, "suppressed": suppressed},
+                extra={"max_keys": max_keys, "suppressed": suppressed},
             )
-        retry = max(1, math.ceil(max(self._earliest_end, self._next_full_sweep) - now))
-        raise HttpError(
-            503,
-            "rate_limit_unavailable",
-            "the server is tracking as many clients as it can (rate_limit.max_keys); "
-            f"try again in {retry} s",
-            headers={"Retry-After": str(retry)},
-        )
 
-    def _sweep(self, now: float) -> None:
-        # Bounds memory to the keys seen within one window.
-        self._windows = {k: v for k, v in self._windows.items() if v[1] > now}
-        self._earliest_end = min((v[1] for v in self._windows.values()), default=now)
+    def __len__(self) -> int:
+        return len(self.ips.windows) + len(self.identities.windows)
 
     async def ready(self) -> bool:
         return True
 
     async def close(self) -> None:
-        self._windows.clear()
+        self.ips.windows.clear()
+        self.identities.windows.clear()
 
 
 def rate_decision(count: int, limit: int, ms_left: float) -> RateDecision:

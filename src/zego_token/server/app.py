@@ -19,7 +19,7 @@ from typing import Any
 
 from ..auth.chain import AuthChain
 from ..pipeline.contracts import Degradable, Identity
-from ..pipeline.core import Identified, TokenPipeline, identified
+from ..pipeline.core import Identified, TokenPipeline, check_request_target, identified
 from ..pipeline.errors import (
     INTERNAL_ERROR,
     HttpError,
@@ -171,6 +171,8 @@ class TokenServer:
         if route is None:
             route = self._dynamic_route(req.path)
         try:
+            if req.raw_target is not None:
+                check_request_target(req.raw_target)
             handler = route.methods.get(req.method)
             if handler is None:
                 status, headers, body = self._no_handler(req, route)

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from .. import __version__
+from ..fingerprint import GENERATORS
 from ..limits import MAX_ROOM_ID_BYTES, MAX_STREAM_ID_BYTES, MAX_USER_ID_BYTES, MAX_USER_NAME_BYTES
 from ..pipeline.errors import ERROR_CODES, Step, codes_for
 from ..pipeline.params import MAX_STREAM_IDS
@@ -490,6 +491,7 @@ def _schemas() -> dict[str, Any]:
                 "payload",
                 "privileges",
                 "kit",
+                "generator",
             ],
             "properties": {
                 "mode": {"enum": ["gcm", "cbc"]},
@@ -521,6 +523,20 @@ def _schemas() -> dict[str, Any]:
                             },
                         },
                     ]
+                },
+                "generator": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["candidates", "evidence"],
+                    "description": "The generators that could have made the token "
+                    "(zego_token.fingerprint), and the traits that say so.",
+                    "properties": {
+                        "candidates": {
+                            "type": "array",
+                            "items": {"enum": list(GENERATORS)},
+                        },
+                        "evidence": {"type": "array", "items": {"type": "string"}},
+                    },
                 },
                 "kit": {
                     "oneOf": [
