@@ -30,7 +30,7 @@ from zego_token.pipeline.contracts import Identity, ImmediateDecider, RequestCon
 from zego_token.pipeline.core import RateLimits, TokenPipeline
 from zego_token.pipeline.errors import HttpError
 from zego_token.pipeline.policy import PolicyDecider
-from zego_token.pipeline.ratelimit import MemoryRateLimiter
+from zego_token.pipeline.ratelimit import MemoryRateLimiter, RateLimitSettings
 from zego_token.server import logs
 from zego_token.server.logs import Logger
 from zego_token.server.redis_limiter import RedisRateLimiter
@@ -63,7 +63,10 @@ def test_memory_limits_answer_at_once_and_refuse_over_the_limit() -> None:
 
 def test_redis_limits_are_awaited_and_refuse_the_same_way(redis_url: str) -> None:
     async def scenario() -> None:
-        limiter = RedisRateLimiter(redis_url, key_prefix="hot-path-test:", timeout=2.0)
+        settings = RateLimitSettings.from_mapping(
+            {"redis_url": redis_url, "key_prefix": "hot-path-test:", "redis_timeout": 2.0}
+        )
+        limiter = RedisRateLimiter(settings, local_share=1.0)
         limits = RateLimits(limiter, per_ip=0, per_identity=1, window=60)
         first = limits.check("api_key:backend", 1)
         assert first is not None, "a remote limiter must be awaited"

@@ -237,7 +237,9 @@ def test_hs256_shared_secret(serve: Serve, idp: IdentityProvider, tmp_path: Path
 # --- rate limits ---------------------------------------------------------------------------
 
 
-def limit_config(idp: IdentityProvider, redis_url: str = "", limit: int = 5) -> str:
+def limit_config(
+    idp: IdentityProvider, redis_url: str = "", limit: int = 5, on_store_failure: str = "refuse"
+) -> str:
     return jwt_config(
         f'jwks_url = "{idp.jwks_url}"',
         extra=f"""
@@ -246,6 +248,7 @@ per_identity = {limit}
 window = 60
 redis_url = "{redis_url}"
 key_prefix = "e2e-{secrets.token_hex(4)}:"
+on_store_failure = "{on_store_failure}"
 """,
     )
 
@@ -313,6 +316,22 @@ def test_redis_down_fails_closed(serve: Serve, idp: IdentityProvider) -> None:
     response = get_token(base, jwt, userID="frank", roomID="team-1")
     assert (response.status_code, error_code(response)) == (503, "rate_limit_unavailable")
     assert httpx.get(base + "/readyz").status_code == 503
+
+
+def test_redis_down_counts_in_memory_and_readyz_says_degraded(
+    serve: Serve, idp: IdentityProvider
+) -> None:
+    """The default, on_store_failure = "local": one worker admits its whole limit (5) from
+    memory, then 429; /readyz stays 200 and names the rate limiter as degraded."""
+    unreachable = f"redis://127.0.0.1:{free_port()}/0"
+    base = serve(limit_config(idp, redis_url=unreachable, on_store_failure="local"))
+    jwt = idp.rs256(idp.claims(sub="frank", rooms=["team-*"]))
+    statuses = [get_token(base, jwt, userID="frank", roomID="team-1").status_code for _ in range(7)]
+    assert statuses == [200] * 5 + [429] * 2
+    ready = httpx.get(base + "/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "degraded"
+    assert "rate_limit" in ready.json()["degraded"]
 
 
 def test_rate_limit_across_two_workers_of_one_server(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from ..pipeline.contracts import Authenticator, Identity, RequestContext
+from ..pipeline.contracts import Authenticator, Degradable, Identity, RequestContext
 from ..pipeline.errors import HttpError
 from .keys import bearer_token
 
@@ -130,3 +130,13 @@ class AuthChain:
             except Exception:
                 result[f"auth.{authenticator.name}"] = False
         return result
+
+    def degraded(self) -> dict[str, str]:
+        """The modes serving in a degraded way as of the last ``ready()``, with the reason."""
+        found = {}
+        for authenticator in self.authenticators:
+            if isinstance(authenticator, Degradable):
+                reason = authenticator.degraded()
+                if reason is not None:
+                    found[f"auth.{authenticator.name}"] = reason
+        return found

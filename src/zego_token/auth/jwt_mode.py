@@ -150,11 +150,25 @@ class JwtAuthenticator:
             self._static_key = _load_secret(settings)
         required = ["exp", "iss", "aud", settings.user_id_claim]
         self._options: Any = {"require": required}
+        self._degraded: str | None = None
 
     async def ready(self) -> bool:
+        """True while tokens can be verified: the JWKS answers, or keys fetched from it
+        before still do (``degraded`` then says so)."""
         if self._jwks is None:
             return True
-        return await self._jwks.cache.ready()
+        cache = self._jwks.cache
+        if await cache.ready():
+            self._degraded = None
+            return True
+        if cache.generation > 0:  # fetched at least once: the cached keys still verify
+            self._degraded = "the JWKS cannot be fetched; tokens are verified with cached keys"
+            return True
+        self._degraded = None
+        return False
+
+    def degraded(self) -> str | None:
+        return self._degraded
 
     async def authenticate(
         self, authorization: str | None, context: RequestContext

@@ -191,6 +191,15 @@ class Authenticator(Protocol):
     async def ready(self) -> bool: ...
 
 
+@runtime_checkable
+class Degradable(Protocol):
+    """A part that can serve in a degraded way (``/readyz`` reports it, still ready): a JWKS
+    unreachable while cached keys verify tokens, a rate-limit store counted in memory.
+    ``degraded()`` is the reason, as of the last ``ready()``, or None."""
+
+    def degraded(self) -> str | None: ...
+
+
 class Decider(Protocol):
     """A step after authentication: returns the (possibly narrowed) request or raises 403."""
 

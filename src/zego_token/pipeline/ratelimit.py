@@ -30,7 +30,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from typing import Annotated
+from typing import Annotated, Literal
 
 from msgspec import Meta
 
@@ -73,9 +73,25 @@ class RateLimitSettings(Section, frozen=True, kw_only=True):
     max_keys: Annotated[
         int, Meta(ge=1, description="a positive number of windows (default 200000)")
     ] = 200_000
+    # Where the counts live and what happens when that store cannot be reached (server only;
+    # checked by ``_check_store``; docs/security.md, "When Redis is unreachable").
+    sentinels: tuple[str, ...] = ()
+    sentinel_service: str = ""
+    cluster: bool = False
+    on_store_failure: Literal["local", "refuse"] = "local"
+    local_share: Annotated[
+        float,
+        Meta(
+            ge=0,
+            le=1,
+            description="the fraction of each limit one process admits while Redis is "
+            "unreachable (0: 1 / server.workers)",
+        ),
+    ] = 0.0
 
     def __post_init__(self) -> None:
         networks("rate_limit.trusted_proxies", self.trusted_proxies)
+        _check_store(self)
 
 
 def networks(key: str, entries: Iterable[str]) -> tuple[Network, ...]:
@@ -90,6 +106,31 @@ def networks(key: str, entries: Iterable[str]) -> tuple[Network, ...]:
                 f"item {index} ({entry!r}) is not an IP address or CIDR network (e.g. 10.0.0.0/8)",
             ) from None
     return tuple(result)
+
+
+def _check_store(settings: RateLimitSettings) -> None:
+    for entry in settings.sentinels:
+        host, _, port = entry.strip().rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(
+                "rate_limit.sentinels", f'{entry!r} is not host:port (e.g. "10.0.0.5:26379")'
+            )
+    if settings.sentinels and not settings.sentinel_service:
+        raise ConfigError(
+            "rate_limit.sentinel_service",
+            "name the primary the sentinels watch (their `sentinel monitor <name> ...` line)",
+        )
+    if settings.sentinel_service and not settings.sentinels:
+        raise ConfigError(
+            "rate_limit.sentinels",
+            'list the sentinels as ["host:port", ...] to use sentinel_service',
+        )
+    if settings.sentinels and settings.cluster:
+        raise ConfigError("rate_limit.cluster", "use either sentinels or cluster = true, not both")
+    if settings.cluster and not settings.redis_url:
+        raise ConfigError(
+            "rate_limit.redis_url", "cluster = true needs redis_url: any one node of the cluster"
+        )
 
 
 def ip_key_function(ipv6_prefix: int) -> Callable[[str], str]:

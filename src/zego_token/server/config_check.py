@@ -168,7 +168,7 @@ def connect(settings: Settings) -> Iterator[tuple[str, bool, str]]:
     if jwt is not None and jwt.jwks_url:
         yield "jwks", *_fetch_jwks(jwt.jwks_url, jwt.jwks_timeout)
     limits = settings.rate_limit
-    if limits.redis_url:
+    if limits.redis_url or limits.sentinels:
         yield "redis", *_ping_redis(limits)
     hook = settings.hook
     if hook is not None:
@@ -190,7 +190,10 @@ def _fetch_jwks(url: str, timeout: float) -> tuple[bool, str]:
 def _ping_redis(limits: RateLimitSettings) -> tuple[bool, str]:
     from .redis_limiter import build_rate_limiter
 
-    where = redact_url(limits.redis_url)
+    if limits.sentinels:
+        where = f"sentinels {', '.join(limits.sentinels)} (service {limits.sentinel_service})"
+    else:
+        where = redact_url(limits.redis_url) + (" (cluster)" if limits.cluster else "")
 
     async def ping() -> bool:
         limiter = build_rate_limiter(limits)

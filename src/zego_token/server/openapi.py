@@ -198,10 +198,12 @@ def build_openapi(settings: Settings, *, user_id_pattern: str | None = None) -> 
         "/readyz": {
             "get": {
                 "operationId": "readyz",
-                "summary": "Readiness: configuration loaded, back ends (JWKS, Redis) reachable",
+                "summary": "Readiness: this process can issue tokens (maybe degraded)",
                 "responses": {
                     "200": {
-                        "description": "Ready.",
+                        "description": "Ready; `degraded` names the parts serving degraded "
+                        "(a JWKS down while cached keys verify, Redis down while limits are "
+                        "counted in memory).",
                         "content": {"application/json": {"schema": _ref("Ready")}},
                     },
                     **errors("readyz"),
@@ -461,8 +463,9 @@ def _schemas() -> dict[str, Any]:
             "additionalProperties": False,
             "required": ["status", "checks"],
             "properties": {
-                "status": {"const": "ready"},
+                "status": {"enum": ["ready", "degraded"]},
                 "checks": {"type": "object", "additionalProperties": {"type": "boolean"}},
+                "degraded": {"type": "object", "additionalProperties": {"type": "string"}},
             },
         },
         "InspectRequest": {
