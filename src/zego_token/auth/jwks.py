@@ -40,6 +40,8 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from ..pipeline import tracing
+
 log = logging.getLogger("zego_token.server.auth_jwt")
 
 # A JWKS is a few KB; a body larger than this is not one and is not read to the end.
@@ -180,13 +182,19 @@ class JwksCache:
         future: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._refreshing = future
         threading.Thread(
-            target=self._refresh, args=(future, now), name="jwks-refresh", daemon=True
+            target=self._refresh,
+            args=(future, now, tracing.current_context()),
+            name="jwks-refresh",
+            daemon=True,
         ).start()
         return future
 
-    def _refresh(self, future: concurrent.futures.Future[None], started: float) -> None:
+    def _refresh(
+        self, future: concurrent.futures.Future[None], started: float, trace: object = None
+    ) -> None:
         try:
-            keys = signing_keys(fetch_json(self._url, self._timeout))
+            with tracing.span("jwks fetch", parent=trace, **{"url.full": self._url}):
+                keys = signing_keys(fetch_json(self._url, self._timeout))
         except Exception as error:  # any failure means an unusable JWKS
             with self._lock:
                 self._failures += 1

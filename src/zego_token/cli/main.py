@@ -14,7 +14,7 @@ from ..errors import InvalidParameter, ZegoTokenError
 from . import audit, commands, values
 from .errors import EXIT_INVALID_TOKEN, EXIT_USAGE, Parser, UsageError, report
 from .secret import ENV_VAR, SECRET_ARGUMENT_WARNING, add_secret_arguments
-from .serve import extras_hint, load_server_cli
+from .serve import extras_hint, load_server_cli, run_config_check
 
 PROG = "zego-token"
 
@@ -40,6 +40,7 @@ def build_parser() -> tuple[Parser, dict[str, argparse.ArgumentParser]]:
         "generate": _add_generate(sub),
         "inspect": _add_inspect(sub),
         "kit": _add_kit(sub),
+        "config": _add_config(sub),
         "audit": audit.add_parser(sub),
         "serve": sub.add_parser(
             "serve",
@@ -48,6 +49,36 @@ def build_parser() -> tuple[Parser, dict[str, argparse.ArgumentParser]]:
         ),
     }
     return parser, commands_by_name
+
+
+def _add_config(sub: argparse._SubParsersAction[Parser]) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "config",
+        help="check the server's configuration before a deploy",
+        description="Work with the token server's configuration (needs the server extras).",
+    )
+    actions = p.add_subparsers(dest="config_command", metavar="ACTION", parser_class=Parser)
+    check = actions.add_parser(
+        "check",
+        help="read and check the configuration as serve does, and summarise it",
+        description="Read the configuration as 'zego-token serve' does (the file and the "
+        "ZEGO_* environment variables), check it, and print what it amounts to and where each "
+        "value came from; never a secret. Binds no port and contacts nothing unless "
+        "--connect. Exit status 0 valid, 1 a --connect check failed, 2 invalid.",
+    )
+    check.add_argument(
+        "--config",
+        metavar="FILE",
+        help="TOML configuration file (also ZEGO_TOKEN_CONFIG); see docs/configuration.md",
+    )
+    check.add_argument(
+        "--connect",
+        action="store_true",
+        help="also fetch the JWKS, ping the rate-limit store (Redis) and import the hook",
+    )
+    check.set_defaults(handler=run_config_check)
+    p.set_defaults(config_parser=p)
+    return p
 
 
 def _add_generate(sub: argparse._SubParsersAction[Parser]) -> argparse.ArgumentParser:
@@ -162,7 +193,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(arguments)
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
-        parser.error("choose a command: generate, inspect, kit, audit or serve")
+        if args.command == "config":
+            subparsers["config"].error("choose an action: check")
+        parser.error("choose a command: config, generate, inspect, kit, audit or serve")
     prog = subparsers[args.command].prog
     args.prog = prog
     if getattr(args, "secret", None) is not None:

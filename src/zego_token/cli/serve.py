@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import sys
 from collections.abc import Callable
 from typing import cast
 
@@ -42,6 +43,15 @@ def _importable(name: str) -> bool:
     except (ImportError, ValueError):
         # ValueError: a module object without a spec stands in sys.modules (a stub).
         return False
+
+
+def run_config_check(args: argparse.Namespace) -> int:
+    """``zego-token config check``: the server's configuration reader, so the server extra."""
+    if missing_server_modules():
+        print(extras_hint().replace("zego-token serve", "zego-token config check"), file=sys.stderr)
+        return 2
+    module = importlib.import_module("zego_token.server.config_check")
+    return cast(int, module.run_check(args))
 
 
 def load_server_cli(parser: argparse.ArgumentParser) -> RunServe | None:

@@ -80,6 +80,7 @@ class Call:
         "client",
         "content_length",
         "content_type",
+        "granted",
         "header_pairs",
         "identity",
         "method",
@@ -115,6 +116,7 @@ class Call:
         self.identity: Identity | None = None
         self.user_id: str | None = None
         self.app_id: int | None = None
+        self.granted: TokenRequest | None = None
         self._context: RequestContext | None = None
 
     def context(self, client_ip: Callable[[str, Mapping[str, str]], str] | None) -> RequestContext:

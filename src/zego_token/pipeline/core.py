@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from .config import PipelineConfig
 from .contracts import (
@@ -39,11 +39,13 @@ class Exchange(Protocol):
     user_id: str | None
     app_id: int | None
     client: str  # the peer's address
+    granted: TokenRequest | None  # what the minted token grants, for the audit trail
 
     def context(self, client_ip: ClientIp | None) -> RequestContext: ...
 
 
 E = TypeVar("E", bound=Exchange)
+J = TypeVar("J")
 
 # Who asks: the identity, and ``method:subject`` (the name logs and per-identity limits use),
 # at once when it is known without I/O (an API key seen a moment ago, an embedding app's
@@ -158,6 +160,7 @@ class TokenPipeline(Generic[E]):
         rate_limits: RateLimits | None = None,
         client_ip: ClientIp | None = None,
         on_issued: Callable[[int, str, TokenKind], None] = _ignore_issued,
+        tracer: Any = None,
     ) -> None:
         self.parser = RequestParser(config)
         self.minter = Minter(config)
@@ -170,19 +173,27 @@ class TokenPipeline(Generic[E]):
         # Bound once: the adapters call these per request.
         self.from_query = self.parser.from_query
         self.from_json = self.parser.from_json
-        steps: list[Step[E]] = []
+        # (span name, step): the names are the child spans of a request when tracing is on.
+        steps: list[tuple[str, Step[E]]] = []
         if rate_limits is not None and rate_limits.per_ip:
-            steps.append(self._limit_ip)
-        steps.append(self._identify)
+            steps.append(("limits", self._limit_ip))
+        steps.append(("identify", self._identify))
         if rate_limits is not None and rate_limits.per_identity:
-            steps.append(self._limit_identity)
+            steps.append(("limits", self._limit_identity))
         for decider in self.deciders:
+            name = getattr(decider, "span_name", type(decider).__name__)
             # Deciders that need no I/O (the policy) are called without a coroutine.
             if isinstance(decider, ImmediateDecider):
-                steps.append(functools.partial(_decide_now, decider.decide_now))
+                steps.append((name, functools.partial(_decide_now, decider.decide_now)))
             else:
-                steps.append(functools.partial(self._decide, decider))
-        self._steps = tuple(steps)
+                steps.append((name, functools.partial(self._decide, decider)))
+        self._mint_step: Callable[[_Job[E]], bytes] = self._mint
+        if tracer is not None:
+            from .tracing import traced_step
+
+            steps = [(name, traced_step(tracer, name, step)) for name, step in steps]
+            self._mint_step = _traced_mint(tracer, self._mint)
+        self._steps = tuple(step for _, step in steps)
 
     def issue(self, exchange: E, request: TokenRequest) -> bytes | Awaitable[bytes]:
         """The token response body for ``request``, at once when no step had to wait, else an
@@ -194,7 +205,7 @@ class TokenPipeline(Generic[E]):
             pending = step(job)
             if pending is not None:
                 return self._issue_later(job, pending, index + 1)
-        return self._mint(job)
+        return self._mint_step(job)
 
     async def _issue_later(self, job: _Job[E], pending: Awaitable[None], start: int) -> bytes:
         await pending
@@ -202,11 +213,13 @@ class TokenPipeline(Generic[E]):
             pending_step = step(job)
             if pending_step is not None:
                 await pending_step
-        return self._mint(job)
+        return self._mint_step(job)
 
     def _mint(self, job: _Job[E]) -> bytes:
         request = job.request
-        job.exchange.user_id = request.user_id
+        exchange = job.exchange
+        exchange.user_id = request.user_id
+        exchange.granted = request
         minted = self.minter.mint(request)
         self.on_issued(request.app_id, self.minter.mode, request.kind)
         return minted.json()
@@ -273,6 +286,14 @@ class TokenPipeline(Generic[E]):
             f"the body is larger than {self.max_body} bytes (server.max_body_bytes); a token "
             "request is a few hundred bytes",
         )
+
+
+def _traced_mint(tracer: Any, mint: Callable[[J], bytes]) -> Callable[[J], bytes]:
+    def traced(job: J) -> bytes:
+        with tracer.start_as_current_span("mint"):
+            return mint(job)
+
+    return traced
 
 
 def _decide_now(decide_now: Callable[[Identity, TokenRequest], TokenRequest], job: _Job[E]) -> None:

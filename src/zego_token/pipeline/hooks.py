@@ -141,6 +141,8 @@ def load_hook(settings: HookSettings) -> Decider:
 class HookDecider:
     """Implements ``contracts.Decider`` around the app's function."""
 
+    span_name = "hook"
+
     def __init__(self, function: HookFunction, settings: HookSettings) -> None:
         if settings.threads < 1 or settings.per_client < 1:
             # The schema checks the server's [hook]; an embedding app passes these directly.

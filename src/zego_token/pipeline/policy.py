@@ -69,6 +69,8 @@ def _matches(value: str, patterns: Iterable[str]) -> bool:
 class PolicyDecider:
     """Implements ``contracts.Decider``: returns the request unchanged or raises a 403."""
 
+    span_name = "policy"
+
     def __init__(self, settings: PolicySettings | None = None) -> None:
         self.settings = settings or PolicySettings()
         text = self.settings.stream_id_template

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..auth.chain import AuthChain
+from ..pipeline import tracing
 from ..pipeline.contracts import Degradable, Identity
 from ..pipeline.core import Identified, TokenPipeline, check_request_target, identified
 from ..pipeline.errors import (
@@ -45,7 +46,7 @@ from .http import (
     read_json_body,
     text_headers,
 )
-from .logs import Logger
+from .logs import Logger, open_audit_file
 from .metrics import Metrics
 from .openapi import openapi_json
 
@@ -73,10 +74,19 @@ class TokenServer:
         *,
         logger: Logger | None = None,
         metrics: Metrics | None = None,
+        tracer: Any = None,
+        on_close: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings
+        # An OpenTelemetry tracer when tracing is on (pipeline.tracing), else None.
+        self.tracer = tracer
+        self._on_close = on_close
+        audit = settings.logging.audit_file
         self.log = logger or Logger(
-            settings.logging.level, settings.logging.format, secrets=settings.secrets()
+            settings.logging.level,
+            settings.logging.format,
+            secrets=settings.secrets(),
+            audit_fd=open_audit_file(audit) if audit else None,
         )
         self.metrics = metrics or Metrics()
         self.cors = Cors(settings.cors)
@@ -93,6 +103,7 @@ class TokenServer:
             rate_limits=limits,
             client_ip=client_ip,
             on_issued=self.metrics.token_issued,
+            tracer=tracer,
         )
         self.minter = self.pipeline.minter
         self.openapi = openapi_json(settings, user_id_pattern=wiring.user_id_pattern(settings))
@@ -129,7 +140,10 @@ class TokenServer:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         start = time.perf_counter()
         req = Request(scope, receive)
-        answer = await self._answer(req)
+        if self.tracer is None:
+            answer = await self._answer(req)
+        else:
+            answer = await self._traced_answer(req)
         if answer is None:
             return
         route, status, headers, body = answer
@@ -147,7 +161,10 @@ class TokenServer:
             return
         start = time.perf_counter()
         req = Request.from_rsgi(scope, RsgiBody(proto))
-        answer = await self._answer(req)
+        if self.tracer is None:
+            answer = await self._answer(req)
+        else:
+            answer = await self._traced_answer(req)
         if answer is None:
             proto.response_empty(400, [])  # the client is gone; Granian still wants an answer
             return
@@ -200,6 +217,30 @@ class TokenServer:
             headers = headers + self.cors.headers(req.origin)
         return route, status, headers, body
 
+    async def _traced_answer(self, req: Request) -> tuple[Route, int, list[Header], bytes] | None:
+        """``_answer`` inside the request's span, a child of the caller's ``traceparent``."""
+        from opentelemetry import propagate, trace
+
+        route = self.routes.get(req.path) or self._dynamic_route(req.path)
+        parent = propagate.extract(req.trace_headers())
+        with self.tracer.start_as_current_span(
+            f"{req.method if req.method in _METHODS else 'HTTP'} {route.name}",
+            context=parent,
+            kind=trace.SpanKind.SERVER,
+            attributes={"http.request.method": req.method, "http.route": route.name},
+        ) as span:
+            answer = await self._answer(req)
+            req.trace_id = format(span.get_span_context().trace_id, "032x")
+            if answer is not None:
+                span.set_attribute("http.response.status_code", answer[1])
+                if answer[1] >= 500:
+                    span.set_status(trace.Status(trace.StatusCode.ERROR))
+            if req.error is not None:
+                span.set_attribute("zego.error", req.error)
+            if req.subject is not None:
+                span.set_attribute("zego.auth", req.subject)
+        return answer
+
     def _record(self, req: Request, route: Route, status: int, start: float) -> None:
         elapsed = time.perf_counter() - start
         self.metrics.observe(route.name, elapsed)
@@ -215,6 +256,8 @@ class TokenServer:
                 req.app_id,
                 req.subject,
                 req.error,
+                req.granted,
+                req.trace_id,
             )
 
     def _dynamic_route(self, path: str) -> Route:
@@ -258,7 +301,9 @@ class TokenServer:
                 return
 
     async def close(self) -> None:
-        self.log.flush()
+        if self._on_close is not None:
+            self._on_close()  # the tracer's last spans
+        self.log.close()
         self.metrics.flush()
         limits = self.pipeline.rate_limits
         if limits is not None:
@@ -401,14 +446,22 @@ async def _ok_later(issued: bytes | Awaitable[bytes]) -> Response:
     return 200, JSON_HEADERS, issued if isinstance(issued, bytes) else await issued
 
 
-def create_app(settings: Settings, *, logger: Logger | None = None) -> TokenServer:
-    """The ASGI (and RSGI) application for ``settings``."""
-    return TokenServer(settings, logger=logger)
+def create_app(
+    settings: Settings, *, logger: Logger | None = None, tracer: Any = None
+) -> TokenServer:
+    """The ASGI (and RSGI) application for ``settings``; ``tracer``: an OpenTelemetry tracer
+    for a span per request (``worker_app`` makes one from the ``OTEL_*`` variables)."""
+    return TokenServer(settings, logger=logger, tracer=tracer)
 
 
 def worker_app(settings: Settings) -> TokenServer:
     """Granian's target loader in each worker process (module level, so it pickles)."""
-    return create_app(settings)
+    traced = tracing.tracer_from_environment(os.environ)
+    if traced is None:
+        return create_app(settings)
+    tracer, stop = traced
+    tracing.install(tracer)
+    return TokenServer(settings, tracer=tracer, on_close=stop)
 
 
 def app_from_env() -> TokenServer:

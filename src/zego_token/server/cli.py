@@ -7,10 +7,18 @@ the app and ``prometheus_client`` load inside ``run_serve``.
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 from .logs import LEVELS
 
 EXIT_CONFIG = 2
+# On SIGHUP (or a crash) Granian starts the new worker, waits this long, then stops the old
+# one: long enough for the new worker to accept connections (~0.1 s measured), short enough
+# that a reload of two workers applies within 2 s.
+RESPAWN_SECONDS = 0.5
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,21 +49,19 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_serve(args: argparse.Namespace) -> int:
     """Serve until SIGTERM or SIGINT. Returns the process exit code (2: bad configuration)."""
-    import dataclasses
-    import functools
     import os
     import secrets
     import shutil
     import sys
     import tempfile
 
-    import msgspec
-
     from ..pipeline.config import App
     from ..pipeline.schema import ConfigError
     from .config import Overrides, load_settings
     from .logs import Logger, granian_log_config
+    from .reload import ignore_reloads_until_serving
 
+    ignore_reloads_until_serving()
     demo = bool(getattr(args, "demo", False))
     overrides = Overrides(
         config_file=getattr(args, "config", None),
@@ -82,20 +88,14 @@ def run_serve(args: argparse.Namespace) -> int:
     if problem is not None:
         print(f"zego-token: {problem}", file=sys.stderr)
         return EXIT_CONFIG
-    if port != server.port:
-        server = msgspec.structs.replace(server, port=port)
-        settings = dataclasses.replace(settings, server=server)
+    settings = _listening_on(settings, port)
     url = f"http://{_in_url(settings.bind_address)}:{port}"
-    if demo:
-        own = (f"http://127.0.0.1:{port}", f"http://localhost:{port}")
-        cors = msgspec.structs.replace(
-            settings.cors, origins=tuple(dict.fromkeys((*settings.cors.origins, *own)))
-        )
-        settings = dataclasses.replace(settings, cors=cors)
 
+    from ..pipeline import tracing
     from .wiring import check_components  # imports no Granian nor prometheus_client
 
     try:
+        tracing.check_environment(os.environ)
         # Hooks, JWT keys and the like load in every worker; load them once here first, so a
         # mistake stops start-up with one line instead of a crash loop of workers.
         check_components(settings)
@@ -121,12 +121,12 @@ def run_serve(args: argparse.Namespace) -> int:
         metrics_dir = tempfile.mkdtemp(prefix="zego-token-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
 
-    from granian import Granian
     from granian.constants import Interfaces, Loops, RuntimeModes
     from granian.log import LogLevels
 
-    from .app import worker_app
     from .connections import granian_options
+    from .reload import Reloader, WorkerSettings
+    from .signals import SignalSafeServer
 
     loop = _event_loop()
     log.event(
@@ -140,7 +140,7 @@ def run_serve(args: argparse.Namespace) -> int:
         cors=list(settings.cors.origins),
         loop=loop,
     )
-    granian = Granian(
+    granian = SignalSafeServer(
         "zego_token.server.app:worker_app",
         address=settings.bind_address,
         port=port,
@@ -163,10 +163,23 @@ def run_serve(args: argparse.Namespace) -> int:
         log_access=False,
         workers_kill_timeout=settings.server.shutdown_timeout,
         respawn_failed_workers=True,
+        respawn_interval=RESPAWN_SECONDS,
         **granian_options(log),
     )
+    workers = WorkerSettings(settings)
+
+    def reread() -> Settings:
+        return _listening_on(load_settings(overrides, demo_app=demo_app), port)
+
+    def new_log_config(new: Settings) -> None:
+        # The workers scrub their log lines of the configured secrets: the new ones.
+        granian.log_config = granian_log_config(
+            new.logging.format, new.logging.level, secrets=new.secrets()
+        )
+
+    granian.reload_check = Reloader(reread, check_components, workers, log, new_log_config)
     try:
-        granian.serve(target_loader=functools.partial(worker_app, settings), wrap_loader=False)
+        granian.serve(target_loader=workers, wrap_loader=False)
     except (OSError, RuntimeError) as exc:
         reason = _bind_failure(exc)
         if reason is None:
@@ -178,6 +191,26 @@ def run_serve(args: argparse.Namespace) -> int:
             shutil.rmtree(metrics_dir, ignore_errors=True)
     log.event("info", "server stopped")
     return 0
+
+
+def _listening_on(settings: Settings, port: int) -> Settings:
+    """``settings`` with the port actually claimed (``--port 0`` picks one), and in demo mode
+    the page's own origins allowed by CORS."""
+    import dataclasses
+
+    import msgspec
+
+    server = settings.server
+    if port != server.port:
+        server = msgspec.structs.replace(server, port=port)
+        settings = dataclasses.replace(settings, server=server)
+    if settings.demo:
+        own = (f"http://127.0.0.1:{port}", f"http://localhost:{port}")
+        cors = msgspec.structs.replace(
+            settings.cors, origins=tuple(dict.fromkeys((*settings.cors.origins, *own)))
+        )
+        settings = dataclasses.replace(settings, cors=cors)
+    return settings
 
 
 def _event_loop() -> str:

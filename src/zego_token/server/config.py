@@ -96,6 +96,8 @@ class LoggingSettings(Section, frozen=True, kw_only=True):
 
     level: LogLevel = "info"
     format: Literal["json", "text"] = "json"
+    # The token endpoints' lines (grants and refusals) also appended here; "" for none.
+    audit_file: str = ""
 
 
 class DemoSettings(Section, frozen=True, kw_only=True):
@@ -225,13 +227,7 @@ def load_settings(
     """Read, merge and check the configuration; raise ``ConfigError`` naming the bad key."""
     overrides = overrides or Overrides()
     env = os.environ if env is None else env
-    raw: dict[str, Any] = {}
-    sources: dict[str, str] = {}  # dotted key -> the file, variable or option that set it
-    config_file = overrides.config_file or env.get(ENV_CONFIG_FILE) or None
-    if config_file:
-        _read_toml(Path(config_file), raw, sources)
-    _overlay_env(env, raw, sources)
-    _overlay_cli(overrides, raw, sources)
+    raw, sources = _read_sources(overrides, env)
     file = read(ConfigFile, raw, "", sources)
     try:
         return _check(file, env, overrides, demo_app, sources)
@@ -239,7 +235,64 @@ def load_settings(
         raise with_source(error, sources) from None
 
 
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """Where each configured value came from, for ``zego-token config check``.
+
+    ``keys``: dotted key (``server.port``, ``auth.jwt.jwks_url``) -> the file's path, the
+    environment variable or the ``--option`` that set it; a key not listed has its default.
+    ``secrets``: AppID -> how its ServerSecret is given (never the secret itself).
+    ``variables``: the ``ZEGO_*`` environment variables that were read.
+    """
+
+    keys: Mapping[str, str]
+    secrets: Mapping[int, str]
+    variables: tuple[str, ...]
+
+
+def provenance(
+    overrides: Overrides | None = None, env: Mapping[str, str] | None = None
+) -> Provenance:
+    """Where each value of the configuration ``load_settings`` accepted came from."""
+    overrides = overrides or Overrides()
+    env = os.environ if env is None else env
+    raw, sources = _read_sources(overrides, env)
+    config_file = sources.get("apps", "")
+    secrets: dict[int, str] = {}
+    for entry in raw.get("apps", ()):
+        app_id = entry.get("app_id") if isinstance(entry, dict) else None
+        if isinstance(app_id, int):
+            secrets[app_id] = (
+                f"the file {entry['secret_file']} ([[apps]] secret_file in {config_file})"
+                if "secret_file" in entry
+                else f"[[apps]] secret in {config_file}"
+            )
+    env_app = env.get(ENV_APP_ID, "").strip()
+    if env_app.isdigit():
+        path = env.get(ENV_SECRET_FILE) or None
+        secrets[int(env_app)] = (
+            f"the file {path} ({ENV_SECRET_FILE})" if path else f"the environment ({ENV_SECRET})"
+        )
+    variables = tuple(sorted(name for name in env if name.startswith("ZEGO_")))
+    return Provenance(keys=dict(sources), secrets=secrets, variables=variables)
+
+
 # -- reading -----------------------------------------------------------------------------------
+
+
+def _read_sources(
+    overrides: Overrides, env: Mapping[str, str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The merged raw values (file, then environment, then options) and, for each dotted key,
+    the file, variable or option that set it."""
+    raw: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    config_file = overrides.config_file or env.get(ENV_CONFIG_FILE) or None
+    if config_file:
+        _read_toml(Path(config_file), raw, sources)
+    _overlay_env(env, raw, sources)
+    _overlay_cli(overrides, raw, sources)
+    return raw, sources
 
 
 def _read_toml(path: Path, raw: dict[str, Any], sources: dict[str, str]) -> None:
@@ -258,8 +311,11 @@ def _read_toml(path: Path, raw: dict[str, Any], sources: dict[str, str]) -> None
     for name, value in data.items():
         sources[name] = str(path)
         if isinstance(value, dict):
-            for key in value:
+            for key, inner in value.items():
                 sources[f"{name}.{key}"] = str(path)
+                if isinstance(inner, dict):  # [auth.jwt]
+                    for inner_key in inner:
+                        sources[f"{name}.{key}.{inner_key}"] = str(path)
 
 
 def _overlay_env(env: Mapping[str, str], raw: dict[str, Any], sources: dict[str, str]) -> None:

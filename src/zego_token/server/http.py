@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
-from ..pipeline.contracts import RequestContext, RequestHeaders
+from ..pipeline.contracts import RequestContext, RequestHeaders, TokenRequest
 from ..pipeline.core import JSON_HEADERS as TEXT_PAIRS
 from ..pipeline.core import ClientIp
 from ..pipeline.errors import HttpError
@@ -24,6 +24,8 @@ Response = tuple[int, list[Header], bytes]
 
 
 NOSNIFF = (b"x-content-type-options", b"nosniff")
+_TRACE_HEADERS = ("traceparent", "tracestate")
+_TRACE_HEADER_BYTES = frozenset(name.encode() for name in _TRACE_HEADERS)
 JSON_HEADERS: list[Header] = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in TEXT_PAIRS]
 JSON_HEADERS_TEXT = TEXT_PAIRS
 
@@ -71,6 +73,7 @@ class Request:
         "content_length",
         "content_type",
         "error",
+        "granted",
         "headers",
         "method",
         "origin",
@@ -80,6 +83,7 @@ class Request:
         "raw_target",
         "receive",
         "subject",
+        "trace_id",
         "user_id",
     )
 
@@ -116,6 +120,8 @@ class Request:
         self.app_id: int | None = None
         self.subject: str | None = None
         self.error: str | None = None
+        self.granted: TokenRequest | None = None
+        self.trace_id: str | None = None
         self._context: RequestContext | None = None
 
     @classmethod
@@ -146,8 +152,22 @@ class Request:
         req.app_id = None
         req.subject = None
         req.error = None
+        req.granted = None
+        req.trace_id = None
         req._context = None
         return req
+
+    def trace_headers(self) -> dict[str, str]:
+        """The W3C trace context headers (``traceparent``, ``tracestate``) the caller sent."""
+        headers = self.headers
+        if hasattr(headers, "get"):  # RSGI's header map
+            found = {name: headers.get(name) for name in _TRACE_HEADERS}
+            return {name: value for name, value in found.items() if value is not None}
+        return {
+            name.decode("latin-1"): value.decode("latin-1")
+            for name, value in headers
+            if name in _TRACE_HEADER_BYTES
+        }
 
     def context(self, client_ip: ClientIp | None) -> RequestContext:
         if self._context is None:

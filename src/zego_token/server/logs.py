@@ -11,6 +11,11 @@ Request lines are queued and written together within ``FLUSH_SECONDS`` (one ``os
 ``PIPE_BUF`` bytes, so lines from several worker processes never interleave): a write per
 request would cost more than the rest of the log line. Everything else is written at once.
 Only named fields are logged (never headers, bodies or query strings).
+
+A request that was given a token also says what it was granted (the audit trail:
+``kind``, ``room_id``, ``publish``, ``streams``, ``ttl``, with the stream IDs themselves at
+debug level), never the token; the token endpoints' lines can also go to their own file
+(``logging.audit_file``). docs/configuration.md lists the fields.
 """
 
 from __future__ import annotations
@@ -25,10 +30,13 @@ import sys
 import time
 import traceback
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .batching import FlushTimer
 from .granian_workers import WorkerExits
+
+if TYPE_CHECKING:
+    from ..pipeline.contracts import TokenRequest
 
 LogLevel = Literal["debug", "info", "warning", "error"]
 LEVELS: dict[str, int] = {"debug": 10, "info": 20, "warning": 30, "error": 40}  # as LogLevel
@@ -45,6 +53,8 @@ _JWT_LIKE = re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 _RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 _TRACEBACK_FRAMES = 12
 _LINE_KEYS = frozenset(("ts", "level", "msg", "message"))
+# The endpoints whose every line (grants and refusals) also goes to logging.audit_file.
+AUDITED_PATHS = frozenset(("/api/token", "/api/kit-token"))
 
 
 class Clock:
@@ -82,6 +92,7 @@ class Logger:
         *,
         fd: int | None = None,
         secrets: Iterable[str] = (),
+        audit_fd: int | None = None,
     ) -> None:
         self.level = LEVELS[level]
         self.json = fmt == "json"
@@ -89,10 +100,15 @@ class Logger:
         self._secrets = tuple(s for s in secrets if s)
         self._clock = Clock()
         self.requests_enabled = self.level <= LEVELS["info"]
+        self._stream_ids = self.level <= LEVELS["debug"]
+        # The token endpoints' lines, also written here when logging.audit_file is set.
+        self.audit_fd = audit_fd
+        self._audit_pending: list[str] = []
         self._pending: list[str] = []
         self._timer = FlushTimer(FLUSH_SECONDS, self._drain)
         self._middles: dict[tuple[str, str, str], str] = {}  # bounded: routes x methods x 2
         self._subjects: dict[str, str] = {}
+        self._plain_grants: dict[tuple[str, bool, int], str] = {}
 
     # -- the hot path --------------------------------------------------------------------------
 
@@ -106,8 +122,11 @@ class Logger:
         app_id: int | None,
         subject: str | None,
         error: str | None,
+        granted: TokenRequest | None = None,
+        trace_id: str | None = None,
     ) -> None:
-        """One line per request. ``path`` must already be free of query strings."""
+        """One line per request. ``path`` must already be free of query strings. ``granted``:
+        the request a token was minted for."""
         level = "info"
         if status >= 500:
             # A not-ready answer is an operator's warning (a back end is away), not a failure
@@ -139,7 +158,11 @@ class Logger:
                 line += field
             if error is not None:
                 line += f',"error":{_escape(error)}'
-            self._queue(line + "}\n")
+            if granted is not None:
+                line += self._granted_json(granted)
+            if trace_id is not None:
+                line += f',"trace_id":"{trace_id}"'
+            line += "}\n"
         else:
             fields: dict[str, Any] = {
                 "method": method,
@@ -151,7 +174,52 @@ class Logger:
                 "auth": None if subject is None else self._scrub_id(subject),
                 "error": error,
             }
-            self._queue(self._text(level, "request", fields))
+            if granted is not None:
+                fields.update(self._granted_fields(granted))
+            fields["trace_id"] = trace_id
+            line = self._text(level, "request", fields)
+        self._queue(line)
+        if self.audit_fd is not None and (granted is not None or path in AUDITED_PATHS):
+            self._audit_pending.append(line)
+
+    def _granted_json(self, granted: TokenRequest) -> str:
+        room_id = granted.room_id
+        if room_id is None:
+            # A plain token's fields take few values (kind, publish, TTL): built once each.
+            key = (granted.kind, granted.publish, granted.ttl)
+            text = self._plain_grants.get(key)
+            if text is None:
+                if len(self._plain_grants) >= _SUBJECTS_KEPT:
+                    self._plain_grants.clear()
+                text = self._plain_grants[key] = (
+                    f',"kind":"{granted.kind}","publish":{"true" if granted.publish else "false"}'
+                    f',"ttl":{granted.ttl}'
+                )
+            return text
+        text = f',"kind":"{granted.kind}"'
+        if room_id is not None:
+            text += f',"room_id":{_escape(self._scrub_id(room_id))}'
+        text += ',"publish":true' if granted.publish else ',"publish":false'
+        stream_ids = granted.stream_ids
+        if stream_ids is not None:
+            text += f',"streams":{len(stream_ids)}'
+            if self._stream_ids:
+                shown = ",".join(_escape(self._scrub_id(s)) for s in stream_ids)
+                text += f',"stream_ids":[{shown}]'
+        return f'{text},"ttl":{granted.ttl}'
+
+    def _granted_fields(self, granted: TokenRequest) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "kind": granted.kind,
+            "room_id": None if granted.room_id is None else self._scrub_id(granted.room_id),
+            "publish": "true" if granted.publish else "false",
+        }
+        if granted.stream_ids is not None:
+            fields["streams"] = len(granted.stream_ids)
+            if self._stream_ids:
+                fields["stream_ids"] = ",".join(self._scrub_id(s) for s in granted.stream_ids)
+        fields["ttl"] = granted.ttl
+        return fields
 
     # -- everything else -----------------------------------------------------------------------
 
@@ -244,22 +312,49 @@ class Logger:
         """Write the queued request lines now (at shutdown; the timer drains them otherwise)."""
         self._drain()
 
+    def close(self) -> None:
+        """Write what is queued and close the audit file (the worker is stopping)."""
+        self._drain()
+        if self.audit_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.audit_fd)
+            self.audit_fd = None
+
     def _drain(self) -> None:
         """Write the queued lines in chunks that never split a line."""
         pending, self._pending = self._pending, []
+        self._write_lines(self.fd, pending)
+        if self._audit_pending and self.audit_fd is not None:
+            audited, self._audit_pending = self._audit_pending, []
+            self._write_lines(self.audit_fd, audited)
+
+    def _write_lines(self, fd: int, lines: list[str]) -> None:
         chunk = ""
-        for line in pending:
+        for line in lines:
             if chunk and len(chunk) + len(line) > _CHUNK:
-                self._write(chunk)
+                self._write(chunk, fd)
                 chunk = ""
             chunk += line
         if chunk:
-            self._write(chunk)
+            self._write(chunk, fd)
 
-    def _write(self, text: str) -> None:
+    def _write(self, text: str, fd: int | None = None) -> None:
         # A closed or full log pipe must never fail a request.
         with contextlib.suppress(OSError):
-            os.write(self.fd, text.encode("utf-8", "backslashreplace"))
+            os.write(self.fd if fd is None else fd, text.encode("utf-8", "backslashreplace"))
+
+
+def open_audit_file(path: str) -> int:
+    """``logging.audit_file`` opened for appending (created readable by its owner and group
+    only: who was granted what is not for everyone); raises ``ConfigError`` naming the key."""
+    from ..pipeline.schema import ConfigError
+
+    try:
+        return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+    except OSError as exc:
+        raise ConfigError(
+            "logging.audit_file", f"cannot open {path} for appending: {exc.strerror or exc}"
+        ) from None
 
 
 def exception_fields(exc: BaseException) -> dict[str, Any]:

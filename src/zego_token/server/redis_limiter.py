@@ -38,6 +38,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ..pipeline import tracing
 from ..pipeline.contracts import RateDecision, RateLimiter
 from ..pipeline.errors import HttpError
 from ..pipeline.ratelimit import MemoryRateLimiter, RateLimitSettings, Throttle, rate_decision
@@ -187,10 +188,11 @@ class RedisRateLimiter:
             return self._without_store(self._failing, key, limit, ms_left)
         self._probe_at = now + PROBE_SECONDS  # one request probes; the others decide at once
         try:
-            total, ttl_ms, mine, put_back = await self._script(
-                keys=[self._prefix + key],
-                args=[self._field, window * 1000, known, max(1, int(ms_left)), last_total],
-            )
+            with tracing.span("redis EVALSHA", **{"db.system": "redis"}):
+                total, ttl_ms, mine, put_back = await self._script(
+                    keys=[self._prefix + key],
+                    args=[self._field, window * 1000, known, max(1, int(ms_left)), last_total],
+                )
         except (redis.exceptions.RedisError, OSError) as error:
             self._failing = type(error).__name__
             self._probe_at = time.monotonic() + PROBE_SECONDS

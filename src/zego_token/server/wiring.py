@@ -3,6 +3,7 @@ registry, ``auth.modes``), the deciders (policy, then hook) and the rate limits.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 
 from ..auth.modes import authenticators as build_authenticators
@@ -75,3 +76,12 @@ def check_components(settings: Settings) -> None:
     file or similar, which only shows when the component is built."""
     authenticators(settings)
     deciders(settings)
+    check_audit_file(settings)
+
+
+def check_audit_file(settings: Settings) -> None:
+    """Open (and create) ``logging.audit_file`` once; ``ConfigError`` when it cannot be."""
+    if settings.logging.audit_file:
+        from .logs import open_audit_file
+
+        os.close(open_audit_file(settings.logging.audit_file))
