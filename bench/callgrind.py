@@ -43,17 +43,17 @@ def library_cases() -> dict[str, Callable[[], Callable[[], object]]]:
     def token(payload: str = "") -> str:
         return generate_token04(APP_ID, USER_ID, SECRET, TTL, payload)
 
+    def decoding(decode: Callable[[str, str], object], payload: str = "") -> Callable[[], object]:
+        made = token(payload)
+        return lambda: decode(made, SECRET)
+
     return {
-        "decode gcm": lambda: (lambda t=token(): decode_token04(t, SECRET)),
-        "decode gcm + privileges": lambda: (
-            lambda t=token(PRIVILEGES): decode_token04(t, SECRET)
-        ),
-        "plain decoder": lambda: (lambda t=token(): plain_decode(t, SECRET)),
-        "plain decoder + privileges": lambda: (lambda t=token(PRIVILEGES): plain_decode(t, SECRET)),
-        "plain decoder, cached AESGCM": lambda: (
-            lambda t=token(): plain_decode_cached(t, SECRET)
-        ),
-        "generate gcm": lambda: (lambda: generate_token04(APP_ID, USER_ID, SECRET, TTL)),
+        "decode gcm": lambda: decoding(decode_token04),
+        "decode gcm + privileges": lambda: decoding(decode_token04, PRIVILEGES),
+        "plain decoder": lambda: decoding(plain_decode),
+        "plain decoder + privileges": lambda: decoding(plain_decode, PRIVILEGES),
+        "plain decoder, cached AESGCM": lambda: decoding(plain_decode_cached),
+        "generate gcm": lambda: lambda: generate_token04(APP_ID, USER_ID, SECRET, TTL),
     }
 
 

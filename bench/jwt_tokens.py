@@ -252,7 +252,7 @@ VERIFIERS: dict[str, Callable[[str], Callable[[str], object]]] = {
 def verifier_call(name: str) -> Callable[[], object]:
     """A call that verifies the next of the prepared tokens (each distinct) and checks that it
     was accepted for its user ID."""
-    library, kind = name.split(" ")
+    kind = name.split(" ")[1]
     verify = VERIFIERS[name](kind)
     pairs: Iterator[tuple[str, str]] = itertools.cycle(read_tokens(_keys(), kind))
 
