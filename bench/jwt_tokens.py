@@ -8,10 +8,12 @@ token lets any verified-token cache answer every request, so every load here rot
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ KID = "bench-key-1"
 COUNT = 10_000
 LEEWAY = 30
 KINDS = ("jwt-hs256", "jwt-rs256", "jwt-rs256-jwks")
+JWKS_PATH = "/.well-known/jwks.json"
 
 
 @dataclass(frozen=True)
@@ -289,3 +292,33 @@ def _b64url(data: bytes) -> str:
     import base64
 
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+@contextlib.contextmanager
+def serve_jwks(keys: JwtKeys) -> Iterator[str]:
+    """Serve ``keys.jwks`` on loopback, as an identity provider does; yields its URL. Both
+    servers fetch it once and keep it (ours for jwks_cache_seconds, get-jwks for a minute)."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    body = keys.jwks.read_bytes()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200 if self.path == JWKS_PATH else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}{JWKS_PATH}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

@@ -29,12 +29,14 @@ from ..pipeline.errors import HttpError
 # Three base64url parts; the signature may be empty (that is how `alg: none` tokens look, and
 # they must be recognised to be refused by name rather than handed to the next mode).
 JWT_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
-_TO_STANDARD = str.maketrans("-_", "+/")
+_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+_PADDING = (b"", b"", b"==", b"=")
+_json = json.JSONDecoder().decode  # what json.loads calls, without its type checks
 # Base64 characters whose spare low bits are zero: the last character of a segment whose length
 # is 2 or 3 modulo 4 carries 4 or 2 spare bits. Any other last character is a second spelling
 # of the same bytes, which PyJWT refuses too (it re-encodes and compares).
-_ZERO_LOW_4 = frozenset("AQgw")
-_ZERO_LOW_2 = frozenset("AEIMQUYcgkosw048")
+_ZERO_LOW_4 = frozenset(b"AQgw")
+_ZERO_LOW_2 = frozenset(b"AEIMQUYcgkosw048")
 _ALGORITHMS = get_default_algorithms()
 
 if sys.version_info >= (3, 11):
@@ -87,10 +89,11 @@ def read(token: str) -> UnverifiedJwt:
     raises the ``token_malformed`` refusal otherwise."""
     if JWT_SHAPE.fullmatch(token) is None:
         raise _malformed()
-    head, body, signature = token.split(".")
+    raw = token.encode("ascii")  # the shape allows only ASCII
+    head, body, signature = raw.translate(_TO_STANDARD).split(b".")
     try:
-        header = json.loads(_segment(head))
-        claims = json.loads(_segment(body))
+        header = _json(_segment(head).decode())
+        claims = _json(_segment(body).decode())
         raw_signature = _segment(signature)
     except (ValueError, RecursionError):
         raise _malformed() from None
@@ -100,18 +103,19 @@ def read(token: str) -> UnverifiedJwt:
         raise _malformed()
     if header.get("b64", True) is not True:  # RFC 7797 unencoded payloads: not supported
         raise _malformed()
-    return UnverifiedJwt(header, claims, token.rpartition(".")[0].encode(), raw_signature)
+    signing_input = raw[: len(head) + 1 + len(body)]
+    return UnverifiedJwt(header, claims, signing_input, raw_signature)
 
 
-def _segment(segment: str) -> bytes:
-    """Strict base64url without padding, one spelling per value (the segment's characters are
-    already known to be base64url's)."""
+def _segment(segment: bytes) -> bytes:
+    """Strict base64 (already translated from base64url) without padding, one spelling per
+    value: the segment's characters are already known to be in the alphabet."""
     rest = len(segment) % 4
     if rest == 1 or (rest == 2 and segment[-1] not in _ZERO_LOW_4):
         raise ValueError("not canonical base64url")
     if rest == 3 and segment[-1] not in _ZERO_LOW_2:
         raise ValueError("not canonical base64url")
-    return _a2b(segment.translate(_TO_STANDARD) + "=" * (-rest % 4), strict_mode=True)
+    return _a2b(segment + _PADDING[rest], strict_mode=True)
 
 
 def check_signature(jwt: UnverifiedJwt, key: VerifyingKey) -> None:
