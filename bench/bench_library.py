@@ -249,7 +249,7 @@ def step_costs(seconds: float) -> str:
         (
             "generate gcm",
             "check app_id, user_id, secret, payload: _checked()",
-            lambda: token04._checked(APP_ID, USER_ID, SECRET, ""),
+            lambda: token04._checked(APP_ID, USER_ID, SECRET),
         ),
         ("generate gcm", "nonce and IV: randomness.nonce_and_iv(12)", lambda: nonce_and_iv(12)),
         ("generate gcm", "(for scale: one os.urandom(16) syscall)", lambda: os.urandom(16)),

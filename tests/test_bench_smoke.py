@@ -183,3 +183,11 @@ def test_embed_benchmark_measures_every_framework_against_its_hello_world() -> N
         # (see the module docstring): only that both were measured and judged.
         assert number(row["token route us"]) > 0 and number(row["hello-world us"]) > 0, row
         assert row["<= 25 %"] in ("met", "missed"), row
+
+
+def test_audit_benchmark_reports_wall_time_and_peak_rss(tmp_path: Path) -> None:
+    if not Path("/usr/bin/time").exists() and not IN_CI:
+        pytest.skip("GNU time (/usr/bin/time) is not installed")
+    output = run_script("bench_audit.py", "--tokens", "2000", "--file", str(tmp_path / "t.txt"))
+    assert "| `zego-token audit` over 2,000 tokens" in output
+    assert "peak RSS" in output and "exit 1, 1 reused nonce found" in output

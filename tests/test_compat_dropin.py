@@ -226,6 +226,7 @@ SWEEP: list[tuple[Any, ...]] = [
     (1, "u", SECRET, 2**31, ""),
     (1, "u", SECRET, 2**31 - 1, '{"room_id":"r","privilege":{"1":1,"2":1},"stream_id_list":null}'),
     (4294967295, "x" * 64, SECRET, 1, "free text ✓"),
+    (1, "u", SECRET, 60, '{"room_id":"r","privilege":{"1":1,"2":1},"stream_id_list":[]}'),
 ]
 
 
@@ -262,5 +263,6 @@ def test_the_table_in_docs_has_a_row_for_every_difference_tested_here() -> None:
         "error_message",
         "TokenInfo",
         "ERROR_CODE_PRIVILEGE_ID_INVALID",
+        "empty `stream_id_list`",
     ):
         assert words in text, words

@@ -12,7 +12,12 @@ import pytest
 from tests.fixtures.redis_server import free_port
 from zego_token.pipeline.contracts import RateLimiter
 from zego_token.pipeline.errors import HttpError
-from zego_token.pipeline.ratelimit import MemoryRateLimiter, RateLimitSettings, client_ip
+from zego_token.pipeline.ratelimit import (
+    MemoryRateLimiter,
+    RateLimitSettings,
+    client_ip,
+    networks,
+)
 from zego_token.pipeline.schema import ConfigError
 from zego_token.server.redis_limiter import RedisRateLimiter, build_rate_limiter
 
@@ -33,7 +38,7 @@ def test_defaults_are_off_and_in_memory() -> None:
 
 def test_trusted_proxies_are_parsed() -> None:
     settings = RateLimitSettings.from_mapping({"trusted_proxies": ["10.0.0.0/8", "::1"]})
-    assert settings.trusted_proxies == (
+    assert networks("rate_limit.trusted_proxies", settings.trusted_proxies) == (
         ipaddress.ip_network("10.0.0.0/8"),
         ipaddress.ip_network("::1/128"),
     )

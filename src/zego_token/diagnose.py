@@ -22,6 +22,7 @@ from .errors import (
     InvalidPrivilegePayload,
     MalformedToken,
 )
+from .fingerprint import Fingerprint, fingerprint_claims, fingerprint_header
 from .kit import parse_kit_token
 from .limits import (
     MAX_ROOM_ID_BYTES,
@@ -31,8 +32,20 @@ from .limits import (
     check_secret,
     follows_zego_id_rules,
 )
-from .privileges import Privileges, parse_privileges, try_parse_privileges
-from .token04 import VERSION, Token04, TokenHeader, decode_token04, read_header
+from .privileges import (
+    Privileges,
+    has_empty_stream_list,
+    parse_privileges,
+    try_parse_privileges,
+)
+from .token04 import (
+    VERSION,
+    Token04,
+    TokenHeader,
+    decode_token04,
+    read_claims_text,
+    read_header,
+)
 
 Severity = Literal["error", "warning", "info"]
 Verdict = Literal["valid", "invalid", "unverified"]
@@ -86,6 +99,8 @@ class Diagnosis:
     verified: bool
     valid: bool
     verdict: Verdict
+    # Which generator could have made the token (zego_token.fingerprint); None without a header.
+    generator: Fingerprint | None = None
 
     @property
     def privileges(self) -> Privileges | None:
@@ -148,6 +163,7 @@ class Diagnosis:
             "kit": kit,
             "claims": claims,
             "privileges": privileges,
+            "generator": None if self.generator is None else self.generator.as_dict(),
             "findings": [
                 {"code": f.code, "severity": f.severity, "message": f.message, "fix": f.fix}
                 for f in self.findings
@@ -237,6 +253,7 @@ class _Diagnostician:
         self.kit: KitFields | None = None
         self.header: TokenHeader | None = None
         self.claims: Token04 | None = None
+        self.generator: Fingerprint | None = None
 
     def add(self, code: str, severity: Severity, message: str, fix: str) -> None:
         self.findings.append(Finding(code, severity, message, fix))
@@ -252,6 +269,7 @@ class _Diagnostician:
                 self._decrypt(token, self.secret)
             self._check_mode()
             self._check_expiry()
+            self._fingerprint(token)
         if self.claims is not None:
             self._check_claims(self.claims)
         self._check_expected()
@@ -280,6 +298,7 @@ class _Diagnostician:
             verified=verified,
             valid=verdict == "valid",
             verdict=verdict,
+            generator=self.generator,
         )
 
     # -- layers -------------------------------------------------------------------------
@@ -390,6 +409,17 @@ class _Diagnostician:
                 "mint tokens with a Token04 generator and pass them on unchanged",
             )
 
+    def _fingerprint(self, token: str) -> None:
+        assert self.header is not None
+        if self.claims is not None and self.secret is not None:
+            # Decrypted once more for the raw JSON: decode_token04 keeps only the values.
+            mode, text = read_claims_text(token, self.secret)
+            self.generator = fingerprint_claims(mode, self.header.iv, text)
+        else:
+            self.generator = fingerprint_header(
+                self.header.mode, self.header.iv, expire=self.header.expire
+            )
+
     def _check_mode(self) -> None:
         assert self.header is not None
         if self.header.mode == "cbc":
@@ -428,6 +458,17 @@ class _Diagnostician:
         if claims.payload and claims.privileges is None:
             self._explain_free_payload(claims.payload)
         privileges = claims.privileges
+        if privileges is not None and privileges.publish and has_empty_stream_list(claims.payload):
+            self.add(
+                "empty_stream_list",
+                "warning",
+                f"the token may publish in room {privileges.room_id!r} with an empty "
+                '"stream_id_list", which ZEGO reads as no restriction: it may publish any stream '
+                "ID in that room, other users' included",
+                "mint it with the stream IDs the user may publish (stream_ids=[...], zego-token "
+                "generate --stream ID), or without publish for a viewer; zego-token and its "
+                "server refuse to mint an empty list",
+            )
         if privileges is not None and not privileges.login:
             self.add(
                 "login_not_granted",

@@ -8,6 +8,7 @@ its mistake instead of handing out a token shorter than it asked for.
 
 from __future__ import annotations
 
+import typing
 from datetime import timedelta
 from typing import NamedTuple
 
@@ -17,7 +18,7 @@ from .limits import CODE_EFFECTIVE_TIME, INT32_MAX, as_seconds, check_app_id, ch
 from .privileges import privilege_payload
 from .token04 import Mode, Token04, decode_token04, generate_token04, read_header
 
-_MODES = ("gcm", "cbc")
+_MODES = typing.get_args(Mode)
 
 
 class IssuedToken(NamedTuple):

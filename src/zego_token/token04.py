@@ -17,7 +17,7 @@ import re
 import struct
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import lru_cache
 from json.decoder import scanstring  # type: ignore[attr-defined]  # C, not in typeshed
@@ -51,7 +51,7 @@ from .limits import (
     check_user_id,
     is_int,
 )
-from .privileges import Privileges, try_parse_privileges
+from .privileges import Privileges, check_payload_streams, try_parse_privileges
 from .randomness import nonce_and_iv
 
 Mode = Literal["gcm", "cbc"]
@@ -126,6 +126,8 @@ class TokenHeader:
     expire: int
     iv_length: int
     ciphertext_length: int
+    # The GCM nonce or CBC IV itself: random bytes, or characters of a generator's alphabet.
+    iv: bytes = field(default=b"", repr=False)
 
 
 # A frozen dataclass's __init__ sets each field through object.__setattr__ by name; setting
@@ -163,8 +165,9 @@ def generate_token04(
     if type(ttl) is not int or not 0 < ttl <= INT32_MAX:
         ttl = check_effective_time(as_seconds(ttl, "effective_time_in_seconds"))
     if isinstance(payload, Privileges):
-        payload = payload.to_payload()
-    _check_payload(payload)
+        payload = payload.to_payload()  # checked as it is written
+    else:
+        _check_payload(payload)
     return mint_token04(app_id, user_id, secret, ttl, payload, mode)[0]
 
 
@@ -174,7 +177,7 @@ def mint_token04(
     """``generate_token04``'s core, for callers that have checked ``ttl`` (1..2**31-1) and
     ``payload`` (a string) already, as the token server has: the token and its expiry."""
     iv_size = _iv_size(mode)
-    key, aead = _checked(app_id, user_id, secret, None)
+    key, aead = _checked(app_id, user_id, secret)
     ctime = int(time.time())
     nonce, iv = nonce_and_iv(iv_size)
     expire = ctime + ttl
@@ -195,7 +198,7 @@ def encode_token04(
     iv: bytes | None = None,
 ) -> str:
     """Encode given claims; with ``iv`` the result is deterministic (for tests and vectors)."""
-    key, aead = _checked(app_id, user_id, secret, None)
+    key, aead = _checked(app_id, user_id, secret)
     if type(ctime) is not int or not 0 <= ctime <= INT64_MAX:
         check_int_range(ctime, "ctime", 0, INT64_MAX)
     if type(expire) is not int or not 0 <= expire <= INT64_MAX:
@@ -233,11 +236,7 @@ def decode_token04(
         try:
             plaintext = aead.decrypt(iv, sealed, None)
         except InvalidTag:
-            raise DecryptionFailed(
-                "token does not decrypt with this ServerSecret: the secret is wrong "
-                "(check the AppID's ServerSecret in the ZEGOCLOUD console) or the token was "
-                "altered or truncated"
-            ) from None
+            raise _gcm_refusal() from None
     else:
         plaintext = _cbc_decrypt(key, iv, sealed)
     claims = _claims(plaintext, mode)
@@ -285,12 +284,32 @@ def read_header(token: str) -> TokenHeader:
         expire=expire,
         iv_length=len(iv),
         ciphertext_length=len(sealed),
+        iv=iv,
     )
 
 
-def _checked(
-    app_id: object, user_id: object, secret: object, payload: object
-) -> tuple[bytes, AESGCM]:
+def read_claims_text(token: str, secret: str) -> tuple[Mode, str]:
+    """The token's mode and its claims' JSON exactly as its generator wrote it.
+
+    Key order, spacing and escaping differ between ZEGO's generators; ``decode_token04`` reads
+    past them, this keeps them (``zego_token.fingerprint`` reads them). It only decrypts: the
+    claims are neither parsed nor checked."""
+    key, aead = _keys(secret)
+    mode, _, iv, sealed = _split(token)
+    if mode == "gcm":
+        try:
+            plaintext = aead.decrypt(iv, sealed, None)
+        except InvalidTag:
+            raise _gcm_refusal() from None
+    else:
+        plaintext = _cbc_decrypt(key, iv, sealed)
+    try:
+        return mode, plaintext.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _unreadable() from None
+
+
+def _checked(app_id: object, user_id: object, secret: object) -> tuple[bytes, AESGCM]:
     """Check the arguments every token needs; return the key and its AEAD object.
 
     Each check first tries the common case inline (a plain int, an ASCII user ID) and calls
@@ -304,15 +323,13 @@ def _checked(
         or not 0 < len(user_id) <= MAX_USER_ID_BYTES
     ):
         check_user_id(user_id)
-    keys = _keys(secret)
-    if payload is not None:
-        _check_payload(payload)
-    return keys
+    return _keys(secret)
 
 
 def _check_payload(payload: object) -> None:
     if not isinstance(payload, str):
         raise InvalidParameter("payload must be a string", parameter="payload")
+    check_payload_streams(payload)
 
 
 def _keys(secret: object) -> tuple[bytes, AESGCM]:
@@ -597,6 +614,14 @@ def _claims_from_json(text: str, mode: Mode) -> Token04:
         expire=fields["expire"],  # type: ignore[arg-type]
         payload=payload,
         mode=mode,
+    )
+
+
+def _gcm_refusal() -> DecryptionFailed:
+    return DecryptionFailed(
+        "token does not decrypt with this ServerSecret: the secret is wrong "
+        "(check the AppID's ServerSecret in the ZEGOCLOUD console) or the token was "
+        "altered or truncated"
     )
 
 

@@ -73,7 +73,7 @@ def test_nested_sections_match_the_longest_prefix(tmp_path: Path) -> None:
     s = load(
         tmp_path, env={"ZEGO_TOKEN_RATE_LIMIT_PER_IP": "5", "ZEGO_TOKEN_RATE_LIMIT_WINDOW": "10"}
     )
-    limits = s.extensions["rate_limit"]
+    limits = s.rate_limit
     assert (limits.per_ip, limits.window) == (5, 10)
     error = refused(tmp_path, env={"ZEGO_TOKEN_AUTH_JWT_AUDIENCE": "x"})
     assert error.key.startswith("auth.jwt")  # reached [auth.jwt], not an unknown [auth] key
@@ -318,3 +318,82 @@ def test_bad_configuration_exits_2_with_one_line(
     assert lines[0].startswith(f"zego-token: configuration key {key}:")
     assert "Traceback" not in stdout + stderr
     assert SECRET not in stdout + stderr
+
+
+# -- one schema: every section refuses the same mistakes with the same words ------------------
+
+
+@pytest.mark.parametrize(
+    ("toml", "key"),
+    [
+        ('[cors]\norigins = "https://a.example"\n', "cors.origins"),
+        ('[policy]\nroom_patterns = "team-*"\n', "policy.room_patterns"),
+        ('[server]\ntrusted_proxies = "10.0.0.0/8"\n', "server.trusted_proxies"),
+        ('[rate_limit]\ntrusted_proxies = "10.0.0.0/8"\n', "rate_limit.trusted_proxies"),
+        ('[auth]\nmodes = "api_key"\n', "auth.modes"),
+    ],
+)
+def test_a_string_where_a_list_belongs_is_refused_in_every_section(
+    tmp_path: Path, toml: str, key: str
+) -> None:
+    error = refused(tmp_path, toml)
+    assert error.key == key
+    assert "must be a list of strings, got '" in error.message
+
+
+@pytest.mark.parametrize(
+    ("toml", "key", "bounds"),
+    [
+        ('[server]\nport = "80"\n', "server.port", "0..65535"),
+        ('[rate_limit]\nwindow = "80"\n', "rate_limit.window", "1..86400"),
+        ('[token]\nmax_ttl = "80"\n', "token.max_ttl", "1..2147483647"),
+        ('[policy]\nmax_ttl = "80"\n', "policy.max_ttl", "0..2147483647"),
+    ],
+)
+def test_a_number_written_as_a_string_gets_one_wording_everywhere(
+    tmp_path: Path, toml: str, key: str, bounds: str
+) -> None:
+    error = refused(tmp_path, toml)
+    assert error.key == key
+    assert "must be " in error.message and bounds in error.message
+    assert error.message.endswith(", got '80'")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "key"),
+    [
+        ("ZEGO_TOKEN_SERVER_WORKERS", "0", "server.workers"),
+        ("ZEGO_TOKEN_RATE_LIMIT_WINDOW", "0", "rate_limit.window"),
+        ("ZEGO_TOKEN_RATE_LIMIT_PER_IP", "-1", "rate_limit.per_ip"),
+        ("ZEGO_TOKEN_HOOK_TIMEOUT", "0", "hook.timeout"),
+        ("ZEGO_TOKEN_POLICY_MIN_TTL", "-5", "policy.min_ttl"),
+        ("ZEGO_TOKEN_TOKEN_MIN_TTL", "90000", "token.min_ttl"),
+        ("ZEGO_TOKEN_SERVER_TRUSTED_PROXIES", "10.0.0.0/8,proxy", "server.trusted_proxies"),
+        ("ZEGO_TOKEN_RATE_LIMIT_TRUSTED_PROXIES", "proxy", "rate_limit.trusted_proxies"),
+        ("ZEGO_TOKEN_CORS_ORIGINS", "https://a.example/path", "cors.origins"),
+        ("ZEGO_TOKEN_LOGGING_LEVEL", "loud", "logging.level"),
+        ("ZEGO_TOKEN_AUTH_MODES", "jwt", "auth.jwt"),
+    ],
+)
+def test_every_environment_error_names_its_variable(
+    tmp_path: Path, variable: str, value: str, key: str
+) -> None:
+    env = {variable: value}
+    if variable == "ZEGO_TOKEN_HOOK_TIMEOUT":
+        env["ZEGO_TOKEN_HOOK_FUNCTION"] = "myapp.rules:check"
+    error = refused(tmp_path, env=env)
+    assert error.key == key
+    assert f"(set by {variable})" in error.message
+
+
+def test_min_above_max_is_worded_alike_in_token_and_policy(tmp_path: Path) -> None:
+    token = refused(tmp_path, "[token]\nmin_ttl = 200\nmax_ttl = 100\ndefault_ttl = 150\n")
+    policy = refused(tmp_path, "[policy]\nmin_ttl = 200\nmax_ttl = 100\n")
+    assert token.message == "is 200, above token.max_ttl (100)"
+    assert policy.message == "is 200, above policy.max_ttl (100)"
+
+
+def test_trusted_proxies_are_checked_by_one_parser_in_both_sections(tmp_path: Path) -> None:
+    server = refused(tmp_path, '[server]\ntrusted_proxies = ["proxy"]\n')
+    limits = refused(tmp_path, '[rate_limit]\ntrusted_proxies = ["proxy"]\n')
+    assert server.message == limits.message

@@ -50,10 +50,8 @@ def test_localhost_counts_as_loopback_because_every_address_it_resolves_to_is() 
         Overrides(host="localhost"), {"ZEGO_APP_ID": "5", "ZEGO_SERVER_SECRET": SECRET}
     )
     assert settings.auth.modes == ("none",)
-    assert settings.server.addresses and all(
-        a in ("127.0.0.1", "::1") for a in settings.server.addresses
-    )
-    assert settings.server.address == "127.0.0.1"
+    assert settings.addresses and all(a in ("127.0.0.1", "::1") for a in settings.addresses)
+    assert settings.bind_address == "127.0.0.1"
 
 
 def test_a_host_name_that_does_not_resolve_is_one_line(run_until_exit: RunUntilExit) -> None:

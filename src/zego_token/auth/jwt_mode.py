@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import Any
 
 import jwt
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -22,123 +21,17 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from ..pipeline.contracts import Grants, Identity, RequestContext
 from ..pipeline.errors import HttpError
-from ..pipeline.schema import ConfigError, positive, read_fields
+from ..pipeline.schema import ConfigError
 from .jwks import JwksCache, JwksUnavailable
 from .jwt_verify import JWT_SHAPE, ClaimRules, VerifyingKey, check_signature, read, refuse
+from .settings import JwtSettings
 
-SECTION = "auth.jwt"
-HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
-PUBLIC_KEY_ALGORITHMS = frozenset(
-    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
-)
+SECTION = JwtSettings.SECTION
+
 # RFC 7518 3.2: an HMAC key must be at least as long as the hash output.
 _HMAC_MIN_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
 # The JWK key type each public-key algorithm needs; a JWKS key of another type never applies.
 _KEY_TYPES = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
-
-
-@dataclass(frozen=True)
-class JwtSettings:
-    """The ``[auth.jwt]`` section. Exactly one key source: a secret, a PEM file or a JWKS URL."""
-
-    FIELDS: ClassVar[dict[str, type]] = {
-        "algorithms": list,
-        "issuer": str,
-        "audience": list,
-        "secret_file": str,
-        "secret_env": str,
-        "public_key_file": str,
-        "jwks_url": str,
-        "leeway": int,
-        "user_id_claim": str,
-        "rooms_claim": str,
-        "publish_claim": str,
-        "stream_ids_claim": str,
-        "max_ttl_claim": str,
-        "max_token_bytes": int,
-        "jwks_cache_seconds": int,
-        "jwks_refresh_interval": int,
-        "jwks_timeout": float,
-    }
-
-    algorithms: tuple[str, ...]
-    issuer: str
-    audience: tuple[str, ...]
-    secret_file: str = ""
-    secret_env: str = ""
-    public_key_file: str = ""
-    jwks_url: str = ""
-    leeway: int = 30
-    user_id_claim: str = "sub"
-    rooms_claim: str = ""
-    publish_claim: str = ""
-    stream_ids_claim: str = ""
-    max_ttl_claim: str = ""
-    max_token_bytes: int = 8192
-    jwks_cache_seconds: int = 300
-    jwks_refresh_interval: int = 30
-    jwks_timeout: float = 5.0
-
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, object]) -> JwtSettings:
-        values = read_fields(SECTION, data, cls.FIELDS)
-        for required in ("algorithms", "issuer", "audience"):
-            if not values.get(required):
-                raise ConfigError(
-                    f"{SECTION}.{required}",
-                    "is required: tokens are accepted only for an explicit "
-                    + {
-                        "algorithms": 'list of algorithms, e.g. ["RS256"]',
-                        "issuer": "issuer (the iss claim your identity provider writes)",
-                        "audience": "audience (the aud claim meant for this server)",
-                    }[required],
-                )
-        settings = cls(**values)  # type: ignore[arg-type]
-        settings._validate()
-        return settings
-
-    def _validate(self) -> None:
-        sources = [
-            name
-            for name in ("secret_file", "secret_env", "public_key_file", "jwks_url")
-            if getattr(self, name)
-        ]
-        if len(sources) != 1:
-            raise ConfigError(
-                f"{SECTION}.{sources[1] if len(sources) > 1 else 'jwks_url'}",
-                "set exactly one key source: secret_file or secret_env (HS256/384/512), "
-                f"public_key_file (PEM) or jwks_url; got {', '.join(sources) or 'none'}",
-            )
-        hmac_key = sources[0] in ("secret_file", "secret_env")
-        for algorithm in self.algorithms:
-            if algorithm.lower() == "none":
-                raise ConfigError(
-                    f"{SECTION}.algorithms", '"none" is never allowed: it accepts unsigned tokens'
-                )
-            if algorithm not in HMAC_ALGORITHMS | PUBLIC_KEY_ALGORITHMS:
-                raise ConfigError(
-                    f"{SECTION}.algorithms",
-                    f"unknown algorithm {algorithm!r}; use HS256/384/512, RS*, PS*, ES* or EdDSA",
-                )
-            if hmac_key != (algorithm in HMAC_ALGORITHMS):
-                # Mixing them is the algorithm-confusion hole: a public key used as an HMAC
-                # secret lets anyone who has the public key sign tokens.
-                raise ConfigError(
-                    f"{SECTION}.algorithms",
-                    f"{algorithm} does not fit the key source {sources[0]}: HS* algorithms need "
-                    "a shared secret, the others a public key (PEM or JWKS), never both",
-                )
-        if self.jwks_url and not self.jwks_url.startswith(("https://", "http://")):
-            raise ConfigError(f"{SECTION}.jwks_url", "must be an https:// (or http://) URL")
-        if self.leeway < 0 or self.leeway > 600:
-            raise ConfigError(f"{SECTION}.leeway", "must be 0..600 seconds")
-        positive(f"{SECTION}.max_token_bytes", self.max_token_bytes)
-        positive(f"{SECTION}.jwks_cache_seconds", self.jwks_cache_seconds)
-        positive(f"{SECTION}.jwks_timeout", self.jwks_timeout)
-        if self.jwks_refresh_interval < 0:
-            raise ConfigError(f"{SECTION}.jwks_refresh_interval", "must be 0 or more seconds")
-        if not self.user_id_claim:
-            raise ConfigError(f"{SECTION}.user_id_claim", "must name a claim, e.g. sub")
 
 
 def bearer_jwt(authorization: str | None) -> str | None:

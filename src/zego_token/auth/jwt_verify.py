@@ -43,7 +43,7 @@ if sys.version_info >= (3, 11):
     _a2b = binascii.a2b_base64
 else:  # pragma: no cover - 3.10 has no strict_mode; JWT_SHAPE already allows only the alphabet
 
-    def _a2b(data: str, *, strict_mode: bool = False) -> bytes:
+    def _a2b(data: bytes, *, strict_mode: bool = False) -> bytes:
         return binascii.a2b_base64(data)
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from .. import __version__
 from ..environment import ENV_APP_ID, ENV_SECRET_FILE
 from ..errors import InvalidParameter, ZegoTokenError
-from . import commands, values
+from . import audit, commands, values
 from .errors import EXIT_INVALID_TOKEN, EXIT_USAGE, Parser, UsageError, report
 from .secret import ENV_VAR, SECRET_ARGUMENT_WARNING, add_secret_arguments
 from .serve import EXTRAS_HINT, load_server_cli
@@ -40,6 +40,7 @@ def build_parser() -> tuple[Parser, dict[str, argparse.ArgumentParser]]:
         "generate": _add_generate(sub),
         "inspect": _add_inspect(sub),
         "kit": _add_kit(sub),
+        "audit": audit.add_parser(sub),
         "serve": sub.add_parser(
             "serve",
             help="run the production token server (needs the server extras)",
@@ -161,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(arguments)
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
-        parser.error("choose a command: generate, inspect, kit or serve")
+        parser.error("choose a command: generate, inspect, kit, audit or serve")
     prog = subparsers[args.command].prog
     args.prog = prog
     if getattr(args, "secret", None) is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..diagnose import Diagnosis, expiry_phrase, iso_utc, payload_kind, relative_phrase
+from ..privileges import has_empty_stream_list
 
 _LABEL_WIDTH = 11
 
@@ -55,12 +56,17 @@ def render(diagnosis: Diagnosis) -> str:
         ]
         if c.privileges is not None:
             p = c.privileges
-            streams = "any" if p.stream_ids is None else ", ".join(p.stream_ids) or "none"
+            if has_empty_stream_list(c.payload):
+                streams = "any stream (ZEGO treats an empty list as no restriction)"
+            elif p.stream_ids is None:
+                streams = "streams any"
+            else:
+                streams = "streams " + ", ".join(p.stream_ids)
             lines.append(
                 _line(
                     "privileges",
                     f"room {p.room_id}: login {_yes(p.login)}, publish {_yes(p.publish)}, "
-                    f"streams {streams}",
+                    + streams,
                 )
             )
     elif d.header is not None:
@@ -72,6 +78,8 @@ def render(diagnosis: Diagnosis) -> str:
                 "not authenticated)",
             )
         )
+    if d.generator is not None:
+        lines.append(_line("generator", d.generator.label()))
     lines.append(_line("verdict", _verdict(d)))
     for finding in d.findings:
         lines.append(_line(finding.severity, f"[{finding.code}] {finding.message}"))

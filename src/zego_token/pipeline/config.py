@@ -7,7 +7,15 @@ endpoint from a ``TokenIssuer``, so the pipeline never sees host names, CORS or 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Annotated, Protocol
+
+from msgspec import Meta
+
+from ..limits import INT32_MAX
+from ..token04 import Mode
+from .schema import ConfigError, Section
+
+Seconds = Annotated[int, Meta(ge=1, le=INT32_MAX)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,12 +26,27 @@ class App:
     secret: str = field(repr=False)
 
 
-@dataclass(frozen=True, slots=True)
-class TokenSettings:
-    default_ttl: int = 3600
-    min_ttl: int = 60
-    max_ttl: int = 86400
-    default_mode: str = "gcm"
+class TokenSettings(Section, frozen=True, kw_only=True):
+    """The ``[token]`` section: the lifetimes a client may ask for, and the token format."""
+
+    SECTION = "token"
+
+    default_ttl: Seconds = 3600
+    min_ttl: Seconds = 60
+    max_ttl: Seconds = 86400
+    default_mode: Mode = "gcm"
+
+    def __post_init__(self) -> None:
+        if self.min_ttl > self.max_ttl:
+            raise ConfigError(
+                "token.min_ttl", f"is {self.min_ttl}, above token.max_ttl ({self.max_ttl})"
+            )
+        if not self.min_ttl <= self.default_ttl <= self.max_ttl:
+            raise ConfigError(
+                "token.default_ttl",
+                f"is {self.default_ttl}, outside token.min_ttl..token.max_ttl "
+                f"({self.min_ttl}..{self.max_ttl})",
+            )
 
 
 DEFAULT_MAX_BODY_BYTES = 16384

@@ -72,6 +72,13 @@ ERROR_CODES: dict[str, ErrorCode] = _table(
         ("body", "inspect"),
     ),
     ErrorCode(
+        "empty_stream_list",
+        400,
+        "stream_ids is an empty list, which ZEGO reads as any stream (not as no stream): omit "
+        "it for any stream where that is allowed, or name the stream IDs",
+        ("body", "decide"),
+    ),
+    ErrorCode(
         "unknown_app_id",
         400,
         "appID is not an app this server has a ServerSecret for",
@@ -216,6 +223,14 @@ ERROR_CODES: dict[str, ErrorCode] = _table(
         403,
         "the server's hook failed, timed out, tried to widen the request or answered something "
         "else; refused, and logged on the server",
+        ("decide",),
+        "hook",
+    ),
+    ErrorCode(
+        "hook_empty_stream_list",
+        403,
+        "the server's hook answered Allow(stream_ids=[]), which ZEGO would read as any stream; "
+        "refused, and logged on the server (a hook grants no streams with publish=False)",
         ("decide",),
         "hook",
     ),

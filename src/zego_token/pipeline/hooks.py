@@ -23,41 +23,36 @@ import dataclasses
 import importlib
 import inspect
 import logging
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import Annotated, Any
+
+from msgspec import Meta
 
 from .contracts import HIDDEN_HEADERS, Decider, Identity, RequestContext, TokenRequest
 from .errors import HttpError
-from .schema import ConfigError, positive, read_fields
+from .schema import ConfigError, Section
 
 log = logging.getLogger("zego_token.server.hooks")
 
-SECTION = "hook"
-_TARGET = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
+# Seconds a hook may take before the request is refused (hook.timeout).
+DEFAULT_TIMEOUT = 2.0
 
 
-@dataclass(frozen=True)
-class HookSettings:
-    FIELDS: ClassVar[dict[str, type]] = {"function": str, "timeout": float}
+class HookSettings(Section, frozen=True, kw_only=True):
+    """The ``[hook]`` section: which function decides, and how long it may take."""
 
-    function: str
-    timeout: float = 2.0
+    SECTION = "hook"
 
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, object]) -> HookSettings:
-        values = read_fields(SECTION, data, cls.FIELDS)
-        function = values.get("function")
-        if not isinstance(function, str) or _TARGET.fullmatch(function) is None:
-            raise ConfigError(
-                f"{SECTION}.function",
-                'must name the hook as "module:function", e.g. "myapp.rules:check"',
-            )
-        settings = cls(**values)  # type: ignore[arg-type]
-        positive(f"{SECTION}.timeout", settings.timeout)
-        return settings
+    function: Annotated[
+        str,
+        Meta(
+            pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$",
+            description='the hook as "module:function", e.g. "myapp.rules:check"',
+        ),
+    ]
+    timeout: Annotated[float, Meta(gt=0, le=300)] = DEFAULT_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -92,6 +87,10 @@ class Deny:
 HookFunction = Callable[[HookContext], Any]
 
 
+class _EmptyStreams(Exception):
+    """The hook answered ``Allow(stream_ids=[])``: ZEGO would read it as any stream."""
+
+
 class _Widened(Exception):
     pass
 
@@ -99,7 +98,7 @@ class _Widened(Exception):
 def load_hook(settings: HookSettings) -> Decider:
     """Import the configured function; ``ConfigError`` names what is wrong."""
     module_name, _, attribute = settings.function.partition(":")
-    key = f"{SECTION}.function"
+    key = "hook.function"
     try:
         target: Any = importlib.import_module(module_name)
     except ModuleNotFoundError as error:
@@ -158,6 +157,18 @@ class HookDecider:
             )
         except _Widened as error:
             log.error("hook %s tried to widen the request: %s", self.settings.function, error)
+        except _EmptyStreams:
+            log.error(
+                "hook %s answered an empty stream list, which ZEGO reads as any stream; refused "
+                "(return publish=False to grant no streams)",
+                self.settings.function,
+            )
+            raise HttpError(
+                403,
+                "hook_empty_stream_list",
+                "the server's custom rule answered an empty stream list, which ZEGO would read "
+                "as any stream; the request is refused",
+            ) from None
         except Exception:
             log.exception("hook %s failed", self.settings.function)
         raise HttpError(
@@ -203,6 +214,8 @@ def _apply(verdict: object, request: TokenRequest) -> TokenRequest:
         if isinstance(verdict.stream_ids, str):
             raise TypeError("Allow.stream_ids must be a list of stream IDs, not one string")
         streams = tuple(verdict.stream_ids)
+        if not streams:
+            raise _EmptyStreams
         if request.stream_ids is not None and not set(streams) <= set(request.stream_ids):
             raise _Widened("stream IDs that were not requested")
         changes["stream_ids"] = streams

@@ -32,8 +32,7 @@ class Minted(NamedTuple):  # a tuple: cheaper to build than a frozen dataclass, 
 class Minter:
     def __init__(self, config: MintConfig) -> None:
         self._secrets = {app.app_id: app.secret for app in config.apps}
-        mode = config.token.default_mode
-        self.mode: Mode = "cbc" if mode == "cbc" else "gcm"
+        self.mode: Mode = config.token.default_mode
 
     def mint(self, request: TokenRequest) -> Minted:
         """Raises ``InvalidParameter`` for IDs the library refuses (a 400 for the client)."""

@@ -451,6 +451,14 @@ class RequestParser:
         names: tuple[str, str, str, str, str, str],
     ) -> TokenRequest:
         room_name = names[1]
+        if stream_ids is not None and not stream_ids:
+            # ZEGO grants any stream for an empty list: what was meant as "none" would be "all".
+            raise bad(
+                f'{names[4]} is empty, which ZEGO reads as "any stream", not "no stream": name '
+                f"the stream IDs, or leave {names[4]} out for any stream where this server "
+                "allows it; ask with publish=false for no publishing",
+                "empty_stream_list",
+            )
         try:
             check_user_id(user_id)
             if room_id is not None:

@@ -8,73 +8,58 @@ for publishing learns it may not publish instead of receiving a token that fails
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable
 from fnmatch import fnmatchcase
-from typing import ClassVar
+from typing import Annotated
 
-from ..limits import ZEGO_ID_RULE, follows_zego_id_rules
+from msgspec import Meta
+
+from ..limits import INT32_MAX, ZEGO_ID_RULE, follows_zego_id_rules
 from .contracts import Identity, RequestContext, TokenRequest
 from .errors import HttpError
-from .schema import ConfigError, read_fields
+from .schema import ConfigError, Section
 from .stream_template import StreamTemplate, TemplateError
-
-SECTION = "policy"
 
 
 def _deny(code: str, message: str) -> HttpError:
     return HttpError(403, code, message)
 
 
-@dataclass(frozen=True)
-class PolicySettings:
+class PolicySettings(Section, frozen=True, kw_only=True):
     """The ``[policy]`` section. Every rule is off unless configured, except ZEGO's ID rules."""
 
-    FIELDS: ClassVar[dict[str, type]] = {
-        "room_patterns": list,
-        "stream_id_template": str,
-        "zego_id_rules": bool,
-        "publish_requires_grant": bool,
-        "min_ttl": int,
-        "max_ttl": int,
-    }
+    SECTION = "policy"
 
     room_patterns: tuple[str, ...] | None = None  # fnmatch globs; None: any room
     stream_id_template: str = ""  # e.g. "{room_id}_{user_id}_*"
     zego_id_rules: bool = True
-    publish_requires_grant: bool = (
-        False  # True: an identity without a publish grant never publishes
-    )
-    min_ttl: int = 0
-    max_ttl: int = 0  # 0: no policy bound (the server's own maximum still applies)
+    # True: an identity without a publish grant never publishes.
+    publish_requires_grant: bool = False
+    min_ttl: Annotated[int, Meta(ge=0, le=INT32_MAX)] = 0
+    max_ttl: Annotated[int, Meta(ge=0, le=INT32_MAX)] = 0  # 0: no policy bound
 
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, object]) -> PolicySettings:
-        values = read_fields(SECTION, data, cls.FIELDS)
-        settings = cls(**values)  # type: ignore[arg-type]
-        if settings.room_patterns is not None and not all(settings.room_patterns):
+    def __post_init__(self) -> None:
+        if self.room_patterns is not None and not all(self.room_patterns):
             raise ConfigError(
-                f"{SECTION}.room_patterns",
+                "policy.room_patterns",
                 "must list at least one non-empty pattern (remove the key to allow any room)",
             )
-        if settings.stream_id_template:
+        if self.stream_id_template:
             try:
-                template = StreamTemplate.parse(settings.stream_id_template)
+                template = StreamTemplate.parse(self.stream_id_template)
             except TemplateError as error:
-                raise ConfigError(f"{SECTION}.stream_id_template", str(error)) from None
+                raise ConfigError("policy.stream_id_template", str(error)) from None
             foreign = sorted(c for c in template.separators if not follows_zego_id_rules(c))
-            if foreign and settings.zego_id_rules:
+            if foreign and self.zego_id_rules:
                 raise ConfigError(
-                    f"{SECTION}.stream_id_template",
+                    "policy.stream_id_template",
                     f"the separator {foreign[0]!r} is not a character ZEGO allows in IDs, so no "
                     f"stream ID could pass policy.zego_id_rules; use one such as '_', '@' or '~'",
                 )
-        for key in ("min_ttl", "max_ttl"):
-            if getattr(settings, key) < 0:
-                raise ConfigError(f"{SECTION}.{key}", "must be 0 (off) or a number of seconds")
-        if settings.max_ttl and settings.min_ttl > settings.max_ttl:
-            raise ConfigError(f"{SECTION}.min_ttl", "must not be greater than policy.max_ttl")
-        return settings
+        if self.max_ttl and self.min_ttl > self.max_ttl:
+            raise ConfigError(
+                "policy.min_ttl", f"is {self.min_ttl}, above policy.max_ttl ({self.max_ttl})"
+            )
 
 
 def _matches(value: str, patterns: Iterable[str]) -> bool:
@@ -182,6 +167,10 @@ class PolicyDecider:
                     "publishing here requires naming the stream IDs (streamID)",
                 )
             return
+        if not request.stream_ids:
+            # The parser refuses an empty list; this keeps a caller that builds requests by
+            # hand from minting one (ZEGO reads it as any stream).
+            raise HttpError(400, "empty_stream_list", "stream_ids is empty: name the stream IDs")
         pattern = ""
         if template is not None:
             pattern = self._template_glob(template, request)

@@ -24,81 +24,63 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import ClassVar
+from typing import Annotated
+
+from msgspec import Meta
 
 from .contracts import RateDecision
 from .errors import HttpError
-from .schema import ConfigError, read_fields
+from .schema import ConfigError, Network, Section
 
 log = logging.getLogger("zego_token.server.ratelimit")
 
-SECTION = "rate_limit"
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-
-@dataclass(frozen=True)
-class RateLimitSettings:
+class RateLimitSettings(Section, frozen=True, kw_only=True):
     """The ``[rate_limit]`` section; a limit of 0 turns that limit off."""
 
-    FIELDS: ClassVar[dict[str, type]] = {
-        "per_identity": int,
-        "per_ip": int,
-        "window": int,
-        "redis_url": str,
-        "key_prefix": str,
-        "trusted_proxies": list,
-        "redis_timeout": float,
-        "ipv6_prefix": int,
-        "max_keys": int,
-    }
+    SECTION = "rate_limit"
 
-    per_identity: int = 0
-    per_ip: int = 0
-    window: int = 60
-    redis_url: str = ""
+    per_identity: Annotated[int, Meta(ge=0, description="0 (off) or a number of requests")] = 0
+    per_ip: Annotated[int, Meta(ge=0, description="0 (off) or a number of requests")] = 0
+    window: Annotated[int, Meta(ge=1, le=86400, description="a number of seconds")] = 60
+    redis_url: Annotated[
+        str,
+        Meta(
+            pattern="^$|^(redis|rediss|unix)://",
+            description="a URL starting with redis://, rediss:// or unix://",
+        ),
+    ] = ""
     key_prefix: str = "zego-token:rl:"
-    trusted_proxies: tuple[Network, ...] = ()
-    redis_timeout: float = 0.5
-    ipv6_prefix: int = 64
-    max_keys: int = 200_000
+    trusted_proxies: tuple[str, ...] = ()
+    redis_timeout: Annotated[float, Meta(gt=0, le=60)] = 0.5
+    ipv6_prefix: Annotated[
+        int,
+        Meta(
+            ge=32,
+            le=128,
+            description="the IPv6 prefix length one client is counted by (64 is usual)",
+        ),
+    ] = 64
+    max_keys: Annotated[
+        int, Meta(ge=1, description="a positive number of windows (default 200000)")
+    ] = 200_000
 
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, object]) -> RateLimitSettings:
-        values = read_fields(SECTION, data, cls.FIELDS)
-        proxies: list[Network] = []
-        for entry in values.pop("trusted_proxies", ()):  # type: ignore[attr-defined]
-            try:
-                proxies.append(ipaddress.ip_network(entry.strip(), strict=False))
-            except ValueError:
-                raise ConfigError(
-                    f"{SECTION}.trusted_proxies",
-                    f"{entry!r} is not an IP address or CIDR range (e.g. 10.0.0.0/8)",
-                ) from None
-        settings = cls(**values, trusted_proxies=tuple(proxies))  # type: ignore[arg-type]
-        for key in ("per_identity", "per_ip"):
-            if getattr(settings, key) < 0:
-                raise ConfigError(f"{SECTION}.{key}", "must be 0 (off) or a number of requests")
-        if not 0 < settings.window <= 86400:
-            raise ConfigError(f"{SECTION}.window", "must be 1..86400 seconds")
-        if settings.redis_url and not settings.redis_url.startswith(
-            ("redis://", "rediss://", "unix://")
-        ):
+    def __post_init__(self) -> None:
+        networks("rate_limit.trusted_proxies", self.trusted_proxies)
+
+
+def networks(key: str, entries: Iterable[str]) -> tuple[Network, ...]:
+    """The trusted proxies' networks; ``ConfigError`` naming ``key`` for one that is not."""
+    result = []
+    for index, entry in enumerate(entries):
+        try:
+            result.append(ipaddress.ip_network(entry.strip(), strict=False))
+        except ValueError:
             raise ConfigError(
-                f"{SECTION}.redis_url", "must start with redis://, rediss:// or unix://"
-            )
-        if settings.redis_timeout <= 0:
-            raise ConfigError(f"{SECTION}.redis_timeout", "must be greater than 0 seconds")
-        if not 32 <= settings.ipv6_prefix <= 128:
-            raise ConfigError(
-                f"{SECTION}.ipv6_prefix",
-                "must be 32..128 (the IPv6 prefix length one client is counted by; 64 is usual)",
-            )
-        if settings.max_keys < 1:
-            raise ConfigError(
-                f"{SECTION}.max_keys", "must be a positive number of windows (default 200000)"
-            )
-        return settings
+                key,
+                f"item {index} ({entry!r}) is not an IP address or CIDR network (e.g. 10.0.0.0/8)",
+            ) from None
+    return tuple(result)
 
 
 def ip_key_function(ipv6_prefix: int) -> Callable[[str], str]:

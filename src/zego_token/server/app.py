@@ -371,12 +371,6 @@ async def _ok_later(issued: bytes | Awaitable[bytes]) -> Response:
     return 200, JSON_HEADERS, issued if isinstance(issued, bytes) else await issued
 
 
-def check_components(settings: Settings) -> None:
-    """Build the authenticators and deciders once; raises ``ConfigError`` on a bad hook, key
-    file or similar, which only shows when the component is built."""
-    wiring.check_components(settings)
-
-
 def create_app(settings: Settings, *, logger: Logger | None = None) -> TokenServer:
     """The ASGI (and RSGI) application for ``settings``."""
     return TokenServer(settings, logger=logger)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import argparse
 
+from .logs import LEVELS
+
 EXIT_CONFIG = 2
-LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,7 +36,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="run with a throwaway AppID and secret on 127.0.0.1 and serve the demo page at "
         "/demo; its tokens are NOT accepted by ZEGOCLOUD",
     )
-    parser.add_argument("--log-level", choices=LOG_LEVELS, help="default info")
+    parser.add_argument("--log-level", choices=tuple(LEVELS), help="default info")
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -47,6 +48,8 @@ def run_serve(args: argparse.Namespace) -> int:
     import shutil
     import sys
     import tempfile
+
+    import msgspec
 
     from ..pipeline.config import App
     from ..pipeline.schema import ConfigError
@@ -75,21 +78,22 @@ def run_serve(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
 
     server = settings.server
-    port, problem = _claim_port(server.address, server.port, reuse_port=server.reuse_port)
+    port, problem = _claim_port(settings.bind_address, server.port, reuse_port=server.reuse_port)
     if problem is not None:
         print(f"zego-token: {problem}", file=sys.stderr)
         return EXIT_CONFIG
     if port != server.port:
-        settings = dataclasses.replace(settings, server=dataclasses.replace(server, port=port))
-    url = f"http://{_in_url(server.address)}:{port}"
+        server = msgspec.structs.replace(server, port=port)
+        settings = dataclasses.replace(settings, server=server)
+    url = f"http://{_in_url(settings.bind_address)}:{port}"
     if demo:
         own = (f"http://127.0.0.1:{port}", f"http://localhost:{port}")
-        cors = dataclasses.replace(
+        cors = msgspec.structs.replace(
             settings.cors, origins=tuple(dict.fromkeys((*settings.cors.origins, *own)))
         )
         settings = dataclasses.replace(settings, cors=cors)
 
-    from .app import check_components  # prometheus_client is not imported by this
+    from .wiring import check_components  # imports no Granian nor prometheus_client
 
     try:
         # Hooks, JWT keys and the like load in every worker; load them once here first, so a
@@ -138,7 +142,7 @@ def run_serve(args: argparse.Namespace) -> int:
     )
     granian = Granian(
         "zego_token.server.app:worker_app",
-        address=settings.server.address,
+        address=settings.bind_address,
         port=port,
         # RSGI rather than ASGI: the app speaks both; RSGI answers with one call (see app.py).
         interface=Interfaces.RSGI,

@@ -25,11 +25,12 @@ import sys
 import time
 import traceback
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 from .batching import FlushTimer
 
-LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
+LogLevel = Literal["debug", "info", "warning", "error"]
+LEVELS: dict[str, int] = {"debug": 10, "info": 20, "warning": 30, "error": 40}  # as LogLevel
 _escape = json.encoder.encode_basestring_ascii
 _TOKEN_LIKE = re.compile(r"\b04[A-Za-z0-9+/]{40,}={0,2}(#[A-Za-z0-9+/=]+)?")
 _BEARER = re.compile(r"(?i)(bearer\s+)\S+")

@@ -111,7 +111,15 @@ def build_openapi(settings: Settings, *, user_id_pattern: str | None = None) -> 
             "room_id": ascii_room_id if kind == "kit" else room_id,
             "login": {"type": "boolean", "default": True},
             "publish": {"type": "boolean", "default": False},
-            "stream_ids": {"type": "array", "items": stream_id, "maxItems": MAX_STREAM_IDS},
+            "stream_ids": {
+                "type": "array",
+                "items": stream_id,
+                "minItems": 1,
+                "maxItems": MAX_STREAM_IDS,
+                "description": "The stream IDs the user may publish. Omit for any stream (where "
+                "allowed); an empty list is refused (empty_stream_list): ZEGO reads it as any "
+                "stream.",
+            },
             "app_id": app_id,
         }
         schema: dict[str, Any] = {
@@ -345,18 +353,19 @@ def _ref(name: str) -> dict[str, str]:
 def configured_features(settings: Settings) -> set[str]:
     """What is configured, in ``error_codes.Needs``'s words: which codes are possible."""
     modes = settings.auth.modes
-    features: set[str] = {mode for mode in modes if mode in ("api_key", "jwt")}
-    if any(mode != "none" for mode in modes):
+    # Each mode that needs credentials is a feature by its name (ErrorCode.needs).
+    features: set[str] = {mode for mode in modes if mode != "none"}
+    if features:
         features.add("credentials")
-    jwt = settings.extensions.get("auth.jwt")
-    if "jwt" in modes and bool(getattr(jwt, "jwks_url", None)):
+    jwt = settings.auth.jwt
+    if "jwt" in modes and jwt is not None and jwt.jwks_url:
         features.add("jwks")
-    if settings.extensions.get("hook") is not None:
+    if settings.hook is not None:
         features.add("hook")
-    limits = settings.extensions.get("rate_limit")
-    if getattr(limits, "per_ip", 0) or getattr(limits, "per_identity", 0):
+    limits = settings.rate_limit
+    if limits.per_ip or limits.per_identity:
         features.add("rate_limit")
-        if bool(getattr(limits, "redis_url", None)):
+        if limits.redis_url:
             features.add("redis")
     if settings.demo:
         features.add("demo")
