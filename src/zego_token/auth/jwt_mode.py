@@ -23,7 +23,7 @@ from ..pipeline.contracts import Grants, Identity, RequestContext
 from ..pipeline.errors import HttpError
 from ..pipeline.schema import ConfigError
 from .jwks import JwksCache, JwksUnavailable
-from .jwt_verify import JWT_SHAPE, ClaimRules, VerifyingKey, check_signature, read, refuse
+from .jwt_verify import ClaimRules, VerifyingKey, check_signature, jwt_shaped, read, refuse
 from .settings import JwtSettings
 
 SECTION = JwtSettings.SECTION
@@ -40,7 +40,7 @@ def bearer_jwt(authorization: str | None) -> str | None:
         return None
     scheme, _, credential = authorization.strip().partition(" ")
     credential = credential.strip()
-    if scheme.lower() != "bearer" or JWT_SHAPE.fullmatch(credential) is None:
+    if scheme.lower() != "bearer" or not jwt_shaped(credential):
         return None
     return credential
 

@@ -13,9 +13,9 @@ types: a NumericDate must be a JSON number, never a string or a boolean.
 from __future__ import annotations
 
 import binascii
+import hmac
 import json
 import math
-import re
 import sys
 import time
 from collections.abc import Mapping
@@ -27,8 +27,10 @@ from jwt.algorithms import Algorithm, get_default_algorithms
 from ..pipeline.errors import HttpError
 
 # Three base64url parts; the signature may be empty (that is how `alg: none` tokens look, and
-# they must be recognised to be refused by name rather than handed to the next mode).
-JWT_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+# they must be recognised to be refused by name rather than handed to the next mode). Checked
+# by deleting the allowed bytes in C (bytes.translate) rather than by a regex: ~25 times fewer
+# instructions per character, and a JWT has hundreds.
+_BASE64URL_AND_DOT = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
 _TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 _PADDING = (b"", b"", b"==", b"=")
 _json = json.JSONDecoder().decode  # what json.loads calls, without its type checks
@@ -38,13 +40,27 @@ _json = json.JSONDecoder().decode  # what json.loads calls, without its type che
 _ZERO_LOW_4 = frozenset(b"AQgw")
 _ZERO_LOW_2 = frozenset(b"AEIMQUYcgkosw048")
 _ALGORITHMS = get_default_algorithms()
+_HMAC_DIGESTS = {"HS256": "sha256", "HS384": "sha384", "HS512": "sha512"}
 
 if sys.version_info >= (3, 11):
     _a2b = binascii.a2b_base64
-else:  # pragma: no cover - 3.10 has no strict_mode; JWT_SHAPE already allows only the alphabet
+else:  # pragma: no cover - 3.10: no strict_mode; jwt_shaped allows only the alphabet
 
     def _a2b(data: bytes, *, strict_mode: bool = False) -> bytes:
         return binascii.a2b_base64(data)
+
+
+def jwt_shaped(token: str) -> bool:
+    """Whether ``token`` is three base64url parts joined by dots, the first two non-empty."""
+    if not token.isascii():
+        return False
+    raw = token.encode("ascii")
+    return (
+        not raw.translate(None, _BASE64URL_AND_DOT)
+        and raw.count(b".") == 2
+        and not raw.startswith(b".")
+        and b".." not in raw
+    )
 
 
 def refuse(code: str, message: str) -> HttpError:
@@ -59,18 +75,25 @@ def _malformed() -> HttpError:
 
 @dataclass(frozen=True, slots=True)
 class VerifyingKey:
-    """One key for one algorithm, prepared once by that algorithm's own checks."""
+    """One key for one algorithm, prepared once by that algorithm's own checks. For HMAC,
+    ``keyed`` is the HMAC state after the key (the standard library's, in OpenSSL): each token
+    then costs a copy and its own bytes, not a new HMAC context (~40 % of an HS256 check)."""
 
     algorithm: str
     verifier: Algorithm
     key: Any
+    keyed: hmac.HMAC | None = None
 
     @classmethod
     def prepare(cls, algorithm: str, key: Any) -> VerifyingKey:
         """Raises PyJWT's InvalidKeyError when the key does not fit the algorithm (an HMAC
         secret that looks like a PEM or SSH key, an EC key on another curve, ...)."""
         verifier = _ALGORITHMS[algorithm]
-        return cls(algorithm, verifier, verifier.prepare_key(key))
+        prepared = verifier.prepare_key(key)
+        keyed = None
+        if algorithm in _HMAC_DIGESTS:
+            keyed = hmac.new(prepared, digestmod=_HMAC_DIGESTS[algorithm])
+        return cls(algorithm, verifier, prepared, keyed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,9 +110,9 @@ def read(token: str) -> UnverifiedJwt:
     """Split and decode a JWT: three base64url segments in canonical form, a header and claims
     that are JSON objects, a string ``kid`` if any, no ``crit`` extension (none is supported);
     raises the ``token_malformed`` refusal otherwise."""
-    if JWT_SHAPE.fullmatch(token) is None:
+    if not jwt_shaped(token):
         raise _malformed()
-    raw = token.encode("ascii")  # the shape allows only ASCII
+    raw = token.encode("ascii")
     head, body, signature = raw.translate(_TO_STANDARD).split(b".")
     try:
         header = _json(_segment(head).decode())
@@ -119,7 +142,13 @@ def _segment(segment: bytes) -> bytes:
 
 
 def check_signature(jwt: UnverifiedJwt, key: VerifyingKey) -> None:
-    if not key.verifier.verify(jwt.signing_input, key.key, jwt.signature):
+    if key.keyed is not None:
+        mac = key.keyed.copy()
+        mac.update(jwt.signing_input)
+        valid = hmac.compare_digest(mac.digest(), jwt.signature)
+    else:
+        valid = key.verifier.verify(jwt.signing_input, key.key, jwt.signature)
+    if not valid:
         raise refuse("token_bad_signature", "the JWT signature does not verify")
 
 
