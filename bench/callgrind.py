@@ -84,6 +84,8 @@ def count(name: str, loops: int) -> int:
         text=True,
         check=False,
         cwd=BENCH_DIR,
+        # A fixed hash seed: with a random one, start-up varies by ~10^6 instructions.
+        env={**os.environ, "PYTHONHASHSEED": "0"},
     )
     found = _COLLECTED.search(done.stderr)
     if done.returncode != 0 or found is None:

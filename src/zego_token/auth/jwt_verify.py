@@ -28,9 +28,9 @@ from ..pipeline.errors import HttpError
 
 # Three base64url parts; the signature may be empty (that is how `alg: none` tokens look, and
 # they must be recognised to be refused by name rather than handed to the next mode). Checked
-# by deleting the allowed bytes in C (bytes.translate) rather than by a regex: ~25 times fewer
-# instructions per character, and a JWT has hundreds.
+# by deleting the allowed bytes in C (bytes.translate): a third of the regex's time.
 _BASE64URL_AND_DOT = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
+_SAME_BYTES = bytes(range(256))
 _TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 _PADDING = (b"", b"", b"==", b"=")
 _json = json.JSONDecoder().decode  # what json.loads calls, without its type checks
@@ -56,7 +56,7 @@ def jwt_shaped(token: str) -> bool:
         return False
     raw = token.encode("ascii")
     return (
-        not raw.translate(None, _BASE64URL_AND_DOT)
+        not raw.translate(_SAME_BYTES, _BASE64URL_AND_DOT)
         and raw.count(b".") == 2
         and not raw.startswith(b".")
         and b".." not in raw
