@@ -211,9 +211,8 @@ def _jwcrypto(kind: str) -> Callable[[str], object]:
     checks = {"iss": ISSUER, "aud": AUDIENCE, "exp": None, "sub": None}
 
     def verify(token: str) -> object:
-        verified = jwc_jwt.JWT(
-            jwt=token, key=key, algs=[algorithm], check_claims=checks, leeway=LEEWAY
-        )
+        # jwcrypto's leeway is its own default (60 s); it has no argument for it
+        verified = jwc_jwt.JWT(jwt=token, key=key, algs=[algorithm], check_claims=checks)
         return json.loads(verified.claims)
 
     return verify

@@ -77,7 +77,9 @@ if (cluster.isPrimary) {
 // picks the key by the token's kid (get-jwks fetches and caches the JWKS, as ours does).
 function jwtKey() {
   if (jwtAlgorithm === "HS256") return jwtSecret;
-  if (jwtPublicKeyFile) return require("node:fs").readFileSync(jwtPublicKeyFile, "utf8");
+  if (jwtPublicKeyFile) {
+    return { public: require("node:fs").readFileSync(jwtPublicKeyFile, "utf8") };
+  }
   const url = new URL(jwksUrl);
   const getJwks = require("get-jwks")({ jwksPath: url.pathname, providerDiscovery: false });
   return (request, token) =>
