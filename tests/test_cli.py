@@ -614,12 +614,56 @@ def test_serve_without_the_server_says_which_extras_to_install(tmp_path: Path) -
     (tmp_path / "sitecustomize.py").write_text(BLOCK_SERVER)
     run = zego("serve", "--demo", PYTHONPATH=str(tmp_path))
     assert run.code == 2 and run.out == ""
-    assert run.err_lines == [
-        "zego-token serve needs the server extra, which is not installed: "
-        'pip install "zego-token[server]"'
-    ]
+    # The install line's form follows how this copy was installed (tested below, and for real
+    # in tests/test_plain_install.py); here it is an editable checkout or a built wheel.
+    assert len(run.err_lines) == 1
+    assert run.err_lines[0].startswith(
+        "zego-token serve needs the server extra, which is not installed: pip install "
+    )
+    assert "[server]" in run.err_lines[0]
     listed = zego("--help", PYTHONPATH=str(tmp_path))
     assert listed.code == 0 and "    serve " in listed.out
+
+
+@pytest.mark.parametrize(
+    ("direct_url", "command"),
+    [
+        (None, 'pip install "zego-token[server]"'),
+        (
+            {"url": "file:///home/me/zego-token", "dir_info": {}},
+            'pip install "/home/me/zego-token[server]"',
+        ),
+        (
+            {"url": "file:///home/me/zego%20token", "dir_info": {"editable": True}},
+            'pip install -e "/home/me/zego token[server]"',
+        ),
+        (
+            {
+                "url": "https://github.com/zego-token/zego-token.git",
+                "vcs_info": {"vcs": "git", "commit_id": "ab12", "requested_revision": "v1"},
+            },
+            'pip install "zego-token[server] @ git+https://github.com/zego-token/zego-token.git@v1"',
+        ),
+        (
+            {
+                "url": "https://github.com/zego-token/zego-token.git",
+                "vcs_info": {"vcs": "git", "commit_id": "ab12"},
+            },
+            'pip install "zego-token[server] @ git+https://github.com/zego-token/zego-token.git"',
+        ),
+        (
+            {"url": "file:///tmp/zego_token-0.1.0-py3-none-any.whl", "archive_info": {}},
+            'pip install "zego-token[server] @ file:///tmp/zego_token-0.1.0-py3-none-any.whl"',
+        ),
+    ],
+    ids=["index", "path", "editable-path", "git-revision", "git", "wheel-file"],
+)
+def test_the_server_extra_hint_fits_how_the_package_was_installed(
+    direct_url: dict[str, Any] | None, command: str
+) -> None:
+    from zego_token.installation import server_extra_command
+
+    assert server_extra_command(direct_url) == command
 
 
 def test_serve_help_comes_from_the_server_when_it_is_installed() -> None:

@@ -132,3 +132,19 @@ def test_secret_of_the_wrong_length_after_stripping_is_refused() -> None:
         "generate", "--user-id", "alice", ZEGO_APP_ID=APP, ZEGO_SERVER_SECRET=OTHER_SECRET + "x\n"
     )
     assert_usage_error(run, "ZEGO_SERVER_SECRET", "got 33 characters")
+
+
+def test_a_bad_zego_app_id_is_echoed_like_the_flag_unless_it_may_be_a_secret() -> None:
+    bad = zego("generate", "--user-id", "alice", ZEGO_APP_ID="myapp", ZEGO_SERVER_SECRET=SECRET)
+    assert_usage_error(bad, "ZEGO_APP_ID", "got 'myapp'")
+    # The ServerSecret put in the AppID's variable by mistake is never printed.
+    swapped = zego("generate", "--user-id", "alice", ZEGO_APP_ID=SECRET, ZEGO_SERVER_SECRET=SECRET)
+    assert_usage_error(swapped, "ZEGO_APP_ID", "got 32 characters, not shown")
+    assert SECRET not in swapped.err
+
+
+@pytest.mark.parametrize("quote", ['"', "'"])
+def test_a_token_pasted_with_its_quotes_is_told_to_lose_them(quote: str) -> None:
+    run = zego("inspect", f"{quote}{token()}{quote}", "--now", str(CTIME))
+    assert run.code == 1
+    assert "wrapped in quotes" in run.err and "remove the quotes" in run.err

@@ -52,9 +52,11 @@ NOT_PORTABLE = {
     "tests/test_facts_once.py": "the demo page, pyproject.toml and server internals",
     "tests/test_hooks.py": "server internals",
     "tests/test_jwks_cache.py": "server internals, a test identity provider",
+    "tests/test_leftover_processes.py": "checks the suite's own conftest, not the package",
     "tests/test_limiter_memory_bench.py": "bench/ scripts",
     "tests/test_packaging.py": "the repository's files, actionlint and the dev extra",
     "tests/test_plain_install.py": "builds its own venv from the source tree",
+    "tests/test_packaging_clean_shell.py": "scripts/test-artifact and the dev extra's build, uv",
     "tests/test_policy.py": "server internals",
     "tests/test_ratelimit.py": "a real redis-server",
     "tests/test_stream_ids.py": "server internals (the policy)",
@@ -118,10 +120,18 @@ def test_the_changelog_has_the_version_and_an_unreleased_section() -> None:
     headings = re.findall(r"^## \[([^\]]+)\](?: - (\d{4}-\d{2}-\d{2}))?$", text, re.M)
     assert headings[0] == ("Unreleased", "")
     versions = [version for version, _ in headings[1:]]
-    assert zego_token.__version__ in versions
+    unreleased = text.split("\n## [Unreleased]\n", 1)[1].split("\n## ", 1)[0]
+    # The version is released (a dated heading) or named as the one being prepared.
+    assert zego_token.__version__ in versions or f" {zego_token.__version__} " in unreleased
     assert all(date for _, date in headings[1:]), "every release heading carries its date"
     for version, _ in headings:
         assert re.search(rf"^\[{re.escape(version)}\]: {HOME}/", text, re.M), version
+    # A release is linked to its tag only once the tag exists.
+    tags = subprocess.run(["git", "tag"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    for tag in re.findall(
+        rf"{HOME}/(?:releases/tag/|compare/)([^.\s/]+[^\s/]*?)(?:\.\.\.|\s|$)", text
+    ):
+        assert tag in tags, f"CHANGELOG links tag {tag}, which does not exist"
 
 
 # -- license and metadata ------------------------------------------------------------------

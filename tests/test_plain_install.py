@@ -88,9 +88,10 @@ def test_serve_without_the_extra_names_it_in_one_line_exit_2(plain_venv: Path) -
         run = _run(plain_venv, *args)
         assert run.returncode == 2, run
         assert run.stdout == ""
+        # Installed from a folder (a clone): the hint adds the extra from that same folder.
         assert run.stderr.splitlines() == [
             "zego-token serve needs the server extra, which is not installed: "
-            'pip install "zego-token[server]"'
+            f'pip install "{plain_venv.parent.parent / "source"}[server]"'
         ]
 
 
@@ -122,5 +123,5 @@ def test_python_m_zego_token_server_without_the_extra_is_the_same_line(plain_ven
     assert run.returncode == 2, run
     assert run.stderr.splitlines() == [
         "zego-token serve needs the server extra, which is not installed: "
-        'pip install "zego-token[server]"'
+        f'pip install "{plain_venv.parent.parent / "source"}[server]"'
     ]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.fixtures.redis_server import free_port
+from tests.fixtures.redis_server import free_port, restartable_redis_server
 from zego_token.pipeline.contracts import RateLimiter
 from zego_token.pipeline.errors import HttpError
 from zego_token.pipeline.ratelimit import (
@@ -22,9 +23,19 @@ from zego_token.pipeline.schema import ConfigError
 from zego_token.server.redis_limiter import RedisRateLimiter, build_rate_limiter
 
 
-def redis_limiter(url: str) -> RedisRateLimiter:
+def redis_limiter(
+    url: str, *, timeout: float = 5.0, on_store_failure: str = "refuse", local_share: float = 1.0
+) -> RedisRateLimiter:
     # A generous timeout: 300 concurrent hits on a busy 2-core machine must not time out.
-    return RedisRateLimiter(url, key_prefix=f"test:{id(url)}:", timeout=5.0)
+    settings = RateLimitSettings.from_mapping(
+        {
+            "redis_url": url,
+            "key_prefix": f"test:{id(url)}:",
+            "redis_timeout": timeout,
+            "on_store_failure": on_store_failure,
+        }
+    )
+    return RedisRateLimiter(settings, local_share=local_share)
 
 
 # --- settings ------------------------------------------------------------------------------
@@ -156,11 +167,39 @@ def test_redis_counts_atomically_across_clients(redis_url: str) -> None:
     assert asyncio.run(scenario()) == 50
 
 
+def test_a_lost_window_keeps_the_hits_of_a_process_that_died_before_the_loss(
+    redis_url: str,
+) -> None:
+    """Three processes take turns counting 50 hits each on one key (limit 200); one of them
+    dies, then Redis loses everything (FLUSHALL, as a restart without persistence). The two left
+    put back their own hits and the dead one's as they last saw them: about 50 more are
+    admitted (without the dead one's: 100)."""
+
+    async def scenario() -> int:
+        import redis.asyncio as redis_asyncio
+
+        a, b, dead = (redis_limiter(redis_url) for _ in range(3))
+        for _ in range(50):
+            for limiter in (a, b, dead):
+                assert (await limiter.hit("id:lost", 200, 60)).allowed
+        await dead.close()
+        client = redis_asyncio.Redis.from_url(redis_url)
+        await client.flushall()
+        await client.aclose()
+        counts = await asyncio.gather(
+            admitted(a, "id:lost", 200, 100), admitted(b, "id:lost", 200, 100)
+        )
+        await a.close()
+        await b.close()
+        return sum(counts)
+
+    # what the two saw last was 148 and 149 of the 150: one hit of slack each
+    assert 50 <= asyncio.run(scenario()) <= 52
+
+
 def test_redis_unreachable_fails_closed() -> None:
     async def scenario() -> None:
-        limiter = RedisRateLimiter(
-            f"redis://127.0.0.1:{free_port()}/0", key_prefix="x:", timeout=0.3
-        )
+        limiter = redis_limiter(f"redis://127.0.0.1:{free_port()}/0", timeout=0.3)
         assert not await limiter.ready()
         with pytest.raises(HttpError) as caught:
             await limiter.hit("ip:1.2.3.4", 10, 60)
@@ -169,6 +208,73 @@ def test_redis_unreachable_fails_closed() -> None:
         await limiter.close()
 
     asyncio.run(scenario())
+
+
+def test_redis_unreachable_counts_this_process_share_in_memory() -> None:
+    """on_store_failure = "local": while Redis cannot be reached the process admits its share
+    of the limit (here a half: ceil(10 * 0.5) = 5), then 429, and says it runs degraded."""
+    events: list[str] = []
+
+    async def scenario() -> list[bool]:
+        settings = RateLimitSettings.from_mapping(
+            {"redis_url": f"redis://127.0.0.1:{free_port()}/0", "redis_timeout": 0.3}
+        )
+        limiter = RedisRateLimiter(settings, local_share=0.5, on_event=events.append)
+        try:
+            assert await limiter.ready()  # it can still decide
+            decisions = [await limiter.hit("id:alice", 10, 60) for _ in range(8)]
+            assert "unreachable" in (limiter.degraded() or "")
+            return [d.allowed for d in decisions]
+        finally:
+            await limiter.close()
+
+    assert asyncio.run(scenario()) == [True] * 5 + [False] * 3
+    assert events.count("local") == 8
+
+
+def test_in_memory_shares_never_add_up_to_more_than_the_limit(tmp_path: Path) -> None:
+    """Two processes, one busier (40 of 45 hits before Redis went away, limit 60, a half each):
+    the quiet one may take what is left of the window (15), not its whole half (25), and the
+    busy one, already past its half, nothing."""
+
+    async def scenario(url: str, stop: Callable[[], None]) -> int:
+        busy, quiet = (
+            redis_limiter(url, timeout=0.3, on_store_failure="local", local_share=0.5)
+            for _ in range(2)
+        )
+        for _ in range(40):
+            assert (await busy.hit("id:share", 60, 60)).allowed
+        for _ in range(5):
+            assert (await quiet.hit("id:share", 60, 60)).allowed
+        stop()
+        during = 0
+        for limiter in (busy, quiet):
+            during += sum([(await limiter.hit("id:share", 60, 60)).allowed for _ in range(30)])
+        await busy.close()
+        await quiet.close()
+        return during
+
+    with restartable_redis_server(tmp_path) as redis:
+        assert asyncio.run(scenario(redis.url, redis.kill)) == 15
+
+
+def test_store_settings_are_checked() -> None:
+    bad = [
+        ({"on_store_failure": "open"}, "rate_limit.on_store_failure"),
+        ({"local_share": 1.5}, "rate_limit.local_share"),
+        ({"sentinels": ["no-port"], "sentinel_service": "m"}, "rate_limit.sentinels"),
+        ({"sentinels": ["127.0.0.1:26379"]}, "rate_limit.sentinel_service"),
+        ({"sentinel_service": "m"}, "rate_limit.sentinels"),
+        ({"cluster": True}, "rate_limit.redis_url"),
+    ]
+    for data, key in bad:
+        with pytest.raises(ConfigError) as caught:
+            RateLimitSettings.from_mapping(data)
+        assert caught.value.key == key, data
+    good = RateLimitSettings.from_mapping(
+        {"sentinels": ["127.0.0.1:26379", "[::1]:26380"], "sentinel_service": "zego"}
+    )
+    assert good.on_store_failure == "local"
 
 
 def test_redis_ready(redis_url: str) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from tests.fixtures.processes import end_group, spawn
 from zego_token import read_header
 
 BIN = os.path.join(os.path.dirname(sys.executable), "zego-token")
@@ -69,7 +70,7 @@ def fetch(url: str, data: bytes | None = None) -> Reply:
 def demo() -> Iterator[DemoServer]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ZEGO_", "PROMETHEUS_"))}
     env["PYTHONUNBUFFERED"] = "1"
-    process = subprocess.Popen(
+    process = spawn(
         [BIN, "serve", "--demo", "--port", "0"],
         env=env,
         stdin=subprocess.DEVNULL,
@@ -112,11 +113,7 @@ def demo() -> Iterator[DemoServer]:
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+        end_group(process, timeout=15)
         reader.join(5)
 
 

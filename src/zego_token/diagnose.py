@@ -368,6 +368,14 @@ class _Diagnostician:
                 what = "it looks like a JWT, not a ZEGO token"
             elif token[:2] in ("01", "02", "03"):
                 what = f"it is a Token{token[:2]}, an older format this tool does not read"
+            elif token[:1] in "\"'`" and token[1:3] == VERSION:
+                self.add(
+                    "not_token04",
+                    "error",
+                    f"this is not a Token04: it is wrapped in quotes ({token[:1]}...)",
+                    "remove the quotes: pass only the characters between them, starting with '04'",
+                )
+                return
             else:
                 what = f"it starts with {token[:2]!r}, not {VERSION!r}"
             self.add(

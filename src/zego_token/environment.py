@@ -50,8 +50,12 @@ def app_id_from_environment(env: Mapping[str, str]) -> int | None:
     if not text:
         return None
     if not re.fullmatch(r"[0-9]{1,10}", text) or not 0 < int(text) <= MAX_APP_ID:
+        # Echoed like --app-id's value, unless long enough to be a ServerSecret put in the
+        # wrong variable (an AppID has at most 10 digits).
+        got = f"got {text!r}" if len(text) <= 16 else f"got {len(text)} characters, not shown"
         raise EnvironmentValueError(
-            ENV_APP_ID, f"must be the numeric AppID from the ZEGOCLOUD console (1..{MAX_APP_ID})"
+            ENV_APP_ID,
+            f"must be the numeric AppID from the ZEGOCLOUD console (1..{MAX_APP_ID}), {got}",
         )
     return int(text)
 

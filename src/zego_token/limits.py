@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import TypeGuard
 
 from .errors import InvalidParameter
 
@@ -37,37 +38,24 @@ ZEGO_ID_PATTERN = (
 _ZEGO_ID_CHARS = re.compile(ZEGO_ID_PATTERN)
 
 
-def is_int(value: object) -> bool:
+def is_int(value: object) -> TypeGuard[int]:
     """True for real integers; ``bool`` is an ``int`` subclass but never a valid ID or time."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
 def check_app_id(app_id: object) -> int:
-    if not is_int(app_id) or not 0 < app_id <= MAX_APP_ID:  # type: ignore[operator]
-        raise InvalidParameter(
-            f"app_id must be the positive integer AppID from the ZEGOCLOUD console "
-            f"(1..{MAX_APP_ID}), got {_describe(app_id)}",
-            code=CODE_APP_ID,
-            parameter="app_id",
-        )
-    return app_id  # type: ignore[return-value]
+    return _int_in(
+        app_id,
+        1,
+        MAX_APP_ID,
+        f"app_id must be the positive integer AppID from the ZEGOCLOUD console (1..{MAX_APP_ID})",
+        code=CODE_APP_ID,
+        parameter="app_id",
+    )
 
 
 def check_user_id(user_id: object) -> str:
-    if not isinstance(user_id, str) or not user_id:
-        raise InvalidParameter(
-            f"user_id must be a non-empty string, got {_describe(user_id)}",
-            code=CODE_USER_ID,
-            parameter="user_id",
-        )
-    size = _utf8_size(user_id, "user_id", CODE_USER_ID)
-    if size > MAX_USER_ID_BYTES:
-        raise InvalidParameter(
-            f"user_id is {size} bytes; ZEGO allows at most {MAX_USER_ID_BYTES}",
-            code=CODE_USER_ID,
-            parameter="user_id",
-        )
-    return user_id
+    return _text(user_id, "user_id", MAX_USER_ID_BYTES, code=CODE_USER_ID)
 
 
 def check_secret(secret: object) -> bytes:
@@ -91,65 +79,67 @@ def check_secret(secret: object) -> bytes:
 
 
 def check_effective_time(seconds: object) -> int:
-    if not is_int(seconds) or not 0 < seconds <= INT32_MAX:  # type: ignore[operator]
-        raise InvalidParameter(
-            f"effective_time_in_seconds must be a positive whole number of seconds "
-            f"(at most {INT32_MAX}), got {_describe(seconds)}",
-            code=CODE_EFFECTIVE_TIME,
-            parameter="effective_time_in_seconds",
-        )
-    return seconds  # type: ignore[return-value]
+    return _int_in(
+        seconds,
+        1,
+        INT32_MAX,
+        "effective_time_in_seconds must be a positive whole number of seconds "
+        f"(at most {INT32_MAX})",
+        code=CODE_EFFECTIVE_TIME,
+        parameter="effective_time_in_seconds",
+    )
 
 
 def check_room_id(room_id: object) -> str:
-    if not isinstance(room_id, str) or not room_id:
-        raise InvalidParameter(
-            f"room_id must be a non-empty string, got {_describe(room_id)}", parameter="room_id"
-        )
-    size = _utf8_size(room_id, "room_id", 0)
-    if size > MAX_ROOM_ID_BYTES:
-        raise InvalidParameter(
-            f"room_id is {size} bytes; ZEGO allows at most {MAX_ROOM_ID_BYTES}",
-            parameter="room_id",
-        )
-    return room_id
+    return _text(room_id, "room_id", MAX_ROOM_ID_BYTES)
 
 
 def check_stream_id(stream_id: object) -> str:
-    if not isinstance(stream_id, str) or not stream_id:
-        raise InvalidParameter(
-            f"each stream ID must be a non-empty string, got {_describe(stream_id)}",
-            parameter="stream_ids",
-        )
-    size = _utf8_size(stream_id, "stream ID", 0)
-    if size > MAX_STREAM_ID_BYTES:
-        raise InvalidParameter(
-            f"stream ID is {size} bytes; ZEGO allows at most {MAX_STREAM_ID_BYTES}",
-            parameter="stream_ids",
-        )
-    return stream_id
+    return _text(stream_id, "stream ID", MAX_STREAM_ID_BYTES, parameter="stream_ids", each=True)
 
 
 def check_user_name(user_name: object) -> str:
-    if not isinstance(user_name, str):
-        raise InvalidParameter(
-            f"user_name must be a string, got {_describe(user_name)}", parameter="user_name"
-        )
-    size = _utf8_size(user_name, "user_name", 0)
-    if size > MAX_USER_NAME_BYTES:
-        raise InvalidParameter(
-            f"user_name is {size} bytes; ZEGO allows at most {MAX_USER_NAME_BYTES}",
-            parameter="user_name",
-        )
-    return user_name
+    return _text(user_name, "user_name", MAX_USER_NAME_BYTES, empty=True)
 
 
 def check_int_range(value: object, name: str, low: int, high: int) -> int:
-    if not is_int(value) or not low <= value <= high:  # type: ignore[operator]
+    return _int_in(value, low, high, f"{name} must be an integer in {low}..{high}", parameter=name)
+
+
+def _int_in(value: object, low: int, high: int, rule: str, *, code: int = 0, parameter: str) -> int:
+    if not is_int(value) or not low <= value <= high:
+        raise InvalidParameter(f"{rule}, got {_describe(value)}", code=code, parameter=parameter)
+    return value
+
+
+def _text(
+    value: object,
+    name: str,
+    max_bytes: int,
+    *,
+    code: int = 0,
+    parameter: str = "",
+    empty: bool = False,
+    each: bool = False,
+) -> str:
+    """``value`` if it is a string (non-empty unless ``empty``) of at most ``max_bytes`` UTF-8
+    bytes, ZEGO's limit for the field ``name``; else ``InvalidParameter`` saying which."""
+    parameter = parameter or name
+    if not isinstance(value, str) or not (value or empty):
+        kind = "a string" if empty else "a non-empty string"
         raise InvalidParameter(
-            f"{name} must be an integer in {low}..{high}, got {_describe(value)}", parameter=name
+            f"{'each ' if each else ''}{name} must be {kind}, got {_describe(value)}",
+            code=code,
+            parameter=parameter,
         )
-    return value  # type: ignore[return-value]
+    size = _utf8_size(value, name, code)
+    if size > max_bytes:
+        raise InvalidParameter(
+            f"{name} is {size} bytes; ZEGO allows at most {max_bytes}",
+            code=code,
+            parameter=parameter,
+        )
+    return value
 
 
 def follows_zego_id_rules(value: str) -> bool:

@@ -487,44 +487,60 @@ def _split(token: object) -> tuple[Mode, int, bytes, bytes]:
 
 
 def _layout(body: bytes) -> tuple[Mode, int, bytes, bytes]:
-    """Every layout check, one at a time, each with its own refusal."""
+    """Every layout check, one at a time, each with its own refusal.
+
+    The mode is decided from the trailing mode byte and the IV length together: a cut that
+    removes only the GCM mode byte leaves a layout that reads like a CBC token, and naming CBC
+    (or its IV) for it would send the user after the wrong cause.
+    """
     size = len(body)
     if size < _HEAD.size:
-        raise MalformedToken("token is too short to hold a Token04 header: it was truncated")
+        raise MalformedToken(_damaged("token is too short to hold a Token04 header"))
     expire, iv_length = _HEAD.unpack_from(body)
     offset = _HEAD.size
     iv = body[offset : offset + iv_length]
     offset += iv_length
     if len(iv) != iv_length or size < offset + _U16.size:
-        raise MalformedToken("token ends inside its IV: it was truncated")
+        raise MalformedToken(_damaged("token ends inside its IV"))
     (ct_length,) = _U16.unpack_from(body, offset)
     offset += _U16.size
     sealed = body[offset : offset + ct_length]
     offset += ct_length
     if len(sealed) != ct_length:
         raise MalformedToken(
-            f"token says its ciphertext is {ct_length} bytes but only {len(sealed)} follow: "
-            "it was truncated"
+            _damaged(
+                f"token says its ciphertext is {ct_length} bytes but only {len(sealed)} follow"
+            )
         )
     tail = body[offset:]
     mode: Mode
-    if tail == b"\x01":
+    if tail == b"\x01" and iv_length == GCM_NONCE_SIZE:
         mode = "gcm"
-        wanted = GCM_NONCE_SIZE
-    elif tail == b"" or tail == b"\x00":
+    elif tail in (b"", b"\x00") and iv_length == CBC_IV_SIZE:
         mode = "cbc"
-        wanted = CBC_IV_SIZE
+    elif tail == b"" and iv_length == GCM_NONCE_SIZE:
+        raise MalformedToken(
+            _damaged("token has a 12-byte GCM nonce but ends without GCM's mode byte")
+        )
+    elif len(tail) > 1:
+        raise MalformedToken(
+            _damaged(f"token has {len(tail)} unexpected bytes after its ciphertext")
+        )
     else:
         raise MalformedToken(
-            f"token has {len(tail)} unexpected bytes after its ciphertext: it was altered"
-        )
-    if iv_length != wanted:
-        raise MalformedToken(
-            f"{mode.upper()} token carries a {iv_length}-byte IV; Token04 uses {wanted}"
+            _damaged(
+                f"token's {iv_length}-byte IV does not fit its mode byte "
+                f"({tail.hex() or 'none'}): GCM uses a {GCM_NONCE_SIZE}-byte nonce and mode byte "
+                f"01, CBC a {CBC_IV_SIZE}-byte IV"
+            )
         )
     if mode == "gcm" and ct_length < GCM_TAG_SIZE:
-        raise MalformedToken("GCM token is too short to hold its 16-byte tag: it was truncated")
+        raise MalformedToken(_damaged("GCM token is too short to hold its 16-byte tag"))
     return mode, expire, iv, sealed
+
+
+def _damaged(what: str) -> str:
+    return f"{what}: it was truncated or damaged (pass the token exactly as it was minted)"
 
 
 def _refuse_outer(token: object) -> None:
@@ -591,27 +607,29 @@ def _claims_from_json(text: str, mode: Mode) -> Token04:
         raise DecryptionFailed("token's claims are not a JSON object: the token was altered")
     # The UIKit's generateKitTokenForTest omits "payload"; every other claim is required.
     payload = data.get("payload", "")
-    fields = {k: data.get(k) for k in ("app_id", "nonce", "ctime", "expire")}
+    get = data.get
+    app_id, nonce, ctime, expire = get("app_id"), get("nonce"), get("ctime"), get("expire")
     user_id = data.get("user_id")
-    if (
-        not all(is_int(v) for v in fields.values())
-        or not isinstance(user_id, str)
-        or not isinstance(payload, str)
+    if not (
+        is_int(app_id)
+        and is_int(nonce)
+        and is_int(ctime)
+        and is_int(expire)
+        and isinstance(user_id, str)
+        and isinstance(payload, str)
     ):
         raise MalformedToken(
             "token's claims lack app_id, user_id, nonce, ctime or expire, or have the wrong "
             "types: it was not made by a Token04 generator"
         )
-    if not 0 < fields["app_id"] <= MAX_APP_ID:  # type: ignore[operator]
-        raise MalformedToken(
-            f"token's app_id {fields['app_id']} is not a valid AppID (1..{MAX_APP_ID})"
-        )
+    if not 0 < app_id <= MAX_APP_ID:
+        raise MalformedToken(f"token's app_id {app_id} is not a valid AppID (1..{MAX_APP_ID})")
     return Token04(
-        app_id=fields["app_id"],  # type: ignore[arg-type]
+        app_id=app_id,
         user_id=user_id,
-        nonce=fields["nonce"],  # type: ignore[arg-type]
-        ctime=fields["ctime"],  # type: ignore[arg-type]
-        expire=fields["expire"],  # type: ignore[arg-type]
+        nonce=nonce,
+        ctime=ctime,
+        expire=expire,
         payload=payload,
         mode=mode,
     )

@@ -170,3 +170,24 @@ def test_demo_page_is_off_without_demo_mode(start_server: StartServer) -> None:
         assert httpx.get(f"{server.url}{path}", timeout=5).status_code == 404
     inspect = httpx.post(f"{server.url}/api/debug/inspect", json={"token": "04"}, timeout=5)
     assert inspect.status_code == 404
+
+
+def visible_headings(tab: Tab) -> list[str]:
+    return tab.page.evaluate(
+        """() => [...document.querySelectorAll("section.card > h2")]
+            .filter((h) => h.offsetParent !== null).map((h) => h.textContent)"""
+    )
+
+
+def test_demo_page_numbers_the_visible_steps_without_a_gap(
+    tab: Tab, demo_server: RunningServer
+) -> None:
+    # The result is hidden until the first request: the steps shown then must not skip a number.
+    tab.page.goto(f"{demo_server.url}/demo")
+    assert visible_headings(tab) == ["1. Who is joining", "What a real app does next"]
+    get_token(tab, "alice", SCREENSHOT_NAME, "demo-room", strict=False)
+    assert visible_headings(tab) == [
+        "1. Who is joining",
+        "2. What the server gave back",
+        "What a real app does next",
+    ]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -21,6 +20,7 @@ import httpx
 import pytest
 
 from tests.embed.sites import APP_ID, MOUNT, SECRET
+from tests.fixtures.processes import end_group
 from zego_token import decode_token04, parse_kit_token
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -255,9 +255,20 @@ def free_port() -> int:
 
 
 @contextmanager
-def running(command: list[str], port: int, env: Mapping[str, str] | None = None) -> Iterator[str]:
+def running(
+    command: list[str], port: int, env: Mapping[str, str] | None = None, *, ready: str = "/"
+) -> Iterator[str]:
     """Run ``command`` (a web server on 127.0.0.1:``port``) until the block ends; yields its URL
-    once ``/`` answers."""
+    once ``ready`` answers 200."""
+    with running_process(command, port, env, ready=ready) as (url, _process):
+        yield url
+
+
+@contextmanager
+def running_process(
+    command: list[str], port: int, env: Mapping[str, str] | None = None, *, ready: str = "/"
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``running``, also yielding the process (to read its memory from /proc)."""
     child_env = {k: v for k, v in os.environ.items() if not k.startswith("ZEGO_")}
     child_env.update({"PYTHONUNBUFFERED": "1", "PYTHONPATH": ROOT, **(env or {})})
     process = subprocess.Popen(
@@ -277,22 +288,16 @@ def running(command: list[str], port: int, env: Mapping[str, str] | None = None)
                 output = process.stdout.read().decode() if process.stdout else ""
                 pytest.fail(f"{command[:4]} exited with {process.returncode}:\n{output}")
             try:
-                if httpx.get(url + "/", timeout=2).status_code == 200:
+                if httpx.get(url + ready, timeout=2).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
                 pytest.fail(f"{command[:4]} did not answer on {url}")
             time.sleep(0.1)
-        yield url
+        yield url, process
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(5)
+        end_group(process, timeout=15)
         if process.stdout:
             process.stdout.close()
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import httpx
@@ -129,3 +131,46 @@ def test_a_sync_hook_and_a_policy_mapping_decide_as_on_the_server() -> None:
     other = client.get("/z/token?userID=dan&roomID=studio-1&publish=1&streamID=studio-1_eve_cam")
     assert other.status_code == 403
     assert other.get_json()["error"]["code"] == "stream_id_not_allowed"
+
+
+def test_a_slow_hook_keeps_its_thread_and_the_client_beyond_its_share_gets_503() -> None:
+    """A timed-out sync hook runs on: with ``hook_per_client=1`` the same user's next request
+    is refused at once with 503 ``hook_busy`` instead of queueing behind it."""
+    release = threading.Event()
+
+    def slow(ctx: object) -> bool:
+        release.wait(10)
+        return True
+
+    app = Flask(__name__)
+    app.register_blueprint(
+        token_blueprint(
+            issuer,
+            authorize=lambda request: Identity(user_id="alice"),
+            hook=slow,
+            hook_timeout=0.2,
+            hook_per_client=1,
+        ),
+        url_prefix="/z",
+    )
+    client = app.test_client()
+    try:
+        first = client.get("/z/token", query_string={"userID": "alice"})
+        assert (first.status_code, first.json["error"]["code"]) == (403, "hook_error")
+        second = client.get("/z/token", query_string={"userID": "alice"})
+        assert (second.status_code, second.json["error"]["code"]) == (503, "hook_busy")
+        assert second.headers["Retry-After"] == "1"
+    finally:
+        release.set()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:  # the thread returns, and its slot with it
+        third = client.get("/z/token", query_string={"userID": "alice"})
+        if third.status_code == 200:
+            break
+        time.sleep(0.05)
+    assert third.status_code == 200
+
+
+def test_a_hook_pool_of_no_threads_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        token_blueprint(issuer, authorize=lambda request: None, hook=bool, hook_threads=0)

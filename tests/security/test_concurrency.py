@@ -58,6 +58,9 @@ per_identity = {LIMIT}
 window = {WINDOW}
 redis_url = "{redis_url}"
 key_prefix = "concurrency-{secrets.token_hex(4)}:"
+# Exact counting by a healthy Redis is what is checked: a Redis too slow to answer must show as
+# a 503, not as the in-memory estimate the default ("local") would decide by.
+on_store_failure = "refuse"
 """
 
 

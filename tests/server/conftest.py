@@ -46,6 +46,8 @@ from typing import Any, Protocol
 import httpx
 import pytest
 
+from tests.fixtures.processes import end_group, spawn
+
 APP_ID = 1234567890
 SECRET = "5f2a9c1e7b3d4a6f8e0c2b4d6a8f0e1c"  # the test app's ServerSecret (32 characters)
 API_KEY = "zt_test_key_7Qm2Xr9LpV4sNw8Kd3Hf"
@@ -151,7 +153,9 @@ class ServerManager:
         if config is not None:
             config_path = self.directory / f"server-{index}.toml"
             config_path.write_text(config, encoding="utf-8")
-        process = subprocess.Popen(
+        # Its own process group: stopping it ends the workers Granian forked too, even when the
+        # main process had to be killed.
+        process = spawn(
             _command(config_path, args),
             env=server_env(env, app=app),
             stdin=subprocess.DEVNULL,
@@ -176,7 +180,7 @@ class ServerManager:
         reader = threading.Thread(target=read, daemon=True, name=f"server-{index}-output")
         reader.start()
         if not started.wait(START_TIMEOUT) or not url:
-            process.kill()
+            end_group(process, timeout=0)
             reader.join(5)
             pytest.fail(f"token server did not start:\n{''.join(lines)}")
         server = RunningServer(url[0])
@@ -208,11 +212,10 @@ class ServerManager:
         for server in self.servers:
             server.terminate()
         for server in self.servers:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 server.wait_exit(20)
-            except subprocess.TimeoutExpired:
-                server.process.kill()
-                server.process.wait(5)
+            # Whatever is left of its group (a worker whose main process died or hung) goes too.
+            end_group(server.process, timeout=5)
 
 
 @pytest.fixture
@@ -245,15 +248,19 @@ def run_server_until_exit(
     if config is not None:
         config_path = directory / "refused.toml"
         config_path.write_text(config, encoding="utf-8")
-    result = subprocess.run(
+    process = spawn(
         _command(config_path, args),
         env=server_env(env, app=app),
         stdin=subprocess.DEVNULL,
-        capture_output=True,
-        timeout=timeout,
-        check=False,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
-    return result.returncode, result.stdout.decode(), result.stderr.decode()
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    finally:
+        # A server that started after all is ended with its workers, and the test fails.
+        end_group(process, timeout=5)
+    return process.returncode, stdout.decode(), stderr.decode()
 
 
 def api_key_config(extra: str = "", *, name: str = "backend", key_hash: str | None = None) -> str:

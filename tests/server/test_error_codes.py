@@ -135,7 +135,7 @@ def test_openapi_documents_the_codes_its_configuration_can_raise(tmp_path: Path)
     settings = load_settings(Overrides(config_file=str(config)), ENV)
     document = build_openapi(settings)
     get = _codes_by_status(document["paths"]["/api/token"]["get"])
-    assert {"rate_limit_unavailable", "jwks_unavailable"} == get["503"]
+    assert {"rate_limit_unavailable", "jwks_unavailable", "hook_busy"} == get["503"]
     assert {"hook_denied", "hook_error", "stream_id_ambiguous"} <= get["403"]
     assert {"invalid_api_key", "token_expired", "missing_credentials"} <= get["401"]
     assert get["429"] == {"rate_limited"}

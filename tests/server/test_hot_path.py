@@ -17,7 +17,12 @@ import pytest
 from tests.server.conftest import API_KEY, APP_ID, SECRET, StartServer, api_key_config, bearer
 from tests.server.test_app_inprocess import Pipe, call, make_app
 from zego_token import decode_token04, generate_token04
-from zego_token.auth.chain import RECENT_CREDENTIALS, RECENT_SECONDS, AuthChain
+from zego_token.auth.chain import (
+    MAX_REMEMBERED_HEADER,
+    RECENT_CREDENTIALS,
+    RECENT_SECONDS,
+    AuthChain,
+)
 from zego_token.auth.keys import ApiKey, ApiKeyAuth
 from zego_token.errors import InvalidParameter
 from zego_token.integrations._endpoint import Call
@@ -25,7 +30,7 @@ from zego_token.pipeline.contracts import Identity, ImmediateDecider, RequestCon
 from zego_token.pipeline.core import RateLimits, TokenPipeline
 from zego_token.pipeline.errors import HttpError
 from zego_token.pipeline.policy import PolicyDecider
-from zego_token.pipeline.ratelimit import MemoryRateLimiter
+from zego_token.pipeline.ratelimit import MemoryRateLimiter, RateLimitSettings
 from zego_token.server import logs
 from zego_token.server.logs import Logger
 from zego_token.server.redis_limiter import RedisRateLimiter
@@ -58,7 +63,10 @@ def test_memory_limits_answer_at_once_and_refuse_over_the_limit() -> None:
 
 def test_redis_limits_are_awaited_and_refuse_the_same_way(redis_url: str) -> None:
     async def scenario() -> None:
-        limiter = RedisRateLimiter(redis_url, key_prefix="hot-path-test:", timeout=2.0)
+        settings = RateLimitSettings.from_mapping(
+            {"redis_url": redis_url, "key_prefix": "hot-path-test:", "redis_timeout": 2.0}
+        )
+        limiter = RedisRateLimiter(settings, local_share=1.0)
         limits = RateLimits(limiter, per_ip=0, per_identity=1, window=60)
         first = limits.check("api_key:backend", 1)
         assert first is not None, "a remote limiter must be awaited"
@@ -179,8 +187,8 @@ def test_an_accepted_key_is_remembered_and_a_refused_one_never() -> None:
         assert refused.value.code == "invalid_api_key"
         assert chain.recent(wrong) is None
     assert chain.recent(None) is None
-    # Another spelling of the same key is a different header: it takes the full path again.
-    assert chain.recent(f"bearer {API_KEY}") is None
+    # Another spelling of the same credential is the same remembered key.
+    assert chain.recent(f"bearer  {API_KEY} ") is identity
 
 
 def test_a_remembered_key_expires(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -194,10 +202,27 @@ def test_a_remembered_key_expires(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_remembered_keys_are_bounded() -> None:
     chain = key_chain()
-    # Trailing spaces make distinct headers that all carry the same, accepted key.
+    # Spaces make distinct headers that all carry the same, accepted key: one entry.
     for spaces in range(RECENT_CREDENTIALS + 5):
-        asyncio.run(chain.authenticate(f"Bearer {API_KEY}" + " " * spaces, CONTEXT))
-        assert len(chain._recent) <= RECENT_CREDENTIALS
+        asyncio.run(chain.authenticate(f"Bearer {API_KEY}" + " " * (spaces % 100), CONTEXT))
+    assert len(chain._recent) == 1
+
+
+def test_an_oversized_header_is_checked_but_never_remembered() -> None:
+    chain = key_chain()
+    padded = "Bearer " + " " * MAX_REMEMBERED_HEADER + API_KEY
+    assert asyncio.run(chain.authenticate(padded, CONTEXT)).subject == "backend"
+    assert chain._recent == {}
+    assert chain.recent(padded) is None
+
+
+def test_expired_entries_are_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    chain = key_chain()
+    asyncio.run(chain.authenticate(f"Bearer {API_KEY}", CONTEXT))
+    later = time.monotonic() + RECENT_SECONDS + 1
+    monkeypatch.setattr(time, "monotonic", lambda: later)
+    assert chain.recent(f"Bearer {API_KEY}") is None
+    assert chain._recent == {}
 
 
 class NotReusable:

@@ -71,7 +71,8 @@ def test_at_the_cap_new_clients_get_503_tracked_ones_are_still_counted(
     server = start_server(
         '[rate_limit]\nper_ip = 3\nmax_keys = 3\ntrusted_proxies = ["127.0.0.1/32"]\n'
     )
-    assert statuses(server, ["10.0.0.1", "10.0.0.2", "10.0.0.3"]) == [200] * 3
+    # Each tracked client is seen twice: windows hit only once would make room instead.
+    assert statuses(server, ["10.0.0.1", "10.0.0.2", "10.0.0.3"] * 2) == [200] * 6
     with httpx.Client(timeout=10) as client:
         began = time.monotonic()
         refused = [
@@ -87,7 +88,7 @@ def test_at_the_cap_new_clients_get_503_tracked_ones_are_still_counted(
         assert refused[0].json()["error"]["code"] == "rate_limit_unavailable"
         assert int(refused[0].headers["retry-after"]) >= 1
         # A client already tracked keeps its own window, limit included.
-        assert statuses(server, ["10.0.0.1"] * 3) == [200, 200, 429]
+        assert statuses(server, ["10.0.0.1"] * 2) == [200, 429]
         metrics = client.get(f"{server}/metrics").text
     assert "zego_rate_limit_full_total 50.0" in metrics
     deadline = time.monotonic() + 5
@@ -105,14 +106,41 @@ def test_at_the_cap_new_clients_get_503_tracked_ones_are_still_counted(
 def test_expired_windows_make_room_first() -> None:
     async def scenario() -> None:
         limiter = MemoryRateLimiter(max_keys=2)
-        await limiter.hit("a", 10, 1)
-        await limiter.hit("b", 10, 1)
+        for key in ("ip:a", "ip:a", "ip:b", "ip:b"):
+            await limiter.hit(key, 10, 1)
         with pytest.raises(HttpError) as caught:
-            await limiter.hit("c", 10, 1)
+            await limiter.hit("ip:c", 10, 1)
         assert caught.value.status == 503
         await asyncio.sleep(1.1)  # "a" and "b" expire; the next sweep may run
-        assert (await limiter.hit("c", 10, 1)).allowed
-        assert len(limiter._windows) == 1
+        assert (await limiter.hit("ip:c", 10, 1)).allowed
+        assert len(limiter.ips.windows) == 1
+
+    asyncio.run(scenario())
+
+
+def test_windows_hit_once_make_room_before_anyone_is_refused() -> None:
+    async def scenario() -> None:
+        limiter = MemoryRateLimiter(max_keys=3)
+        await limiter.hit("ip:regular", 10, 60)
+        await limiter.hit("ip:regular", 10, 60)
+        for n in range(1000):  # a flood of one-shot addresses
+            assert (await limiter.hit(f"ip:stranger-{n}", 10, 60)).allowed
+        assert len(limiter.ips.windows) == 3
+        assert "ip:regular" in limiter.ips.windows  # hit twice: never the one evicted
+        assert (await limiter.hit("ip:regular", 10, 60)).remaining == 7
+
+    asyncio.run(scenario())
+
+
+def test_identities_and_addresses_are_kept_apart() -> None:
+    async def scenario() -> None:
+        limiter = MemoryRateLimiter(max_keys=2)
+        for key in ("ip:a", "ip:a", "ip:b", "ip:b"):
+            await limiter.hit(key, 10, 60)
+        with pytest.raises(HttpError):
+            await limiter.hit("ip:c", 10, 60)  # the address table is full of repeat clients
+        assert (await limiter.hit("api_key:backend", 10, 60)).allowed  # its own table
+        assert len(limiter.identities.windows) == 1
 
     asyncio.run(scenario())
 
@@ -123,10 +151,12 @@ def test_memory_stays_bounded_under_a_stream_of_distinct_keys() -> None:
         refused = 0
         for n in range(20_000):
             try:
+                # Each key twice, so that none may be evicted: the cap itself is what holds.
+                await limiter.hit(f"ip:2001:db8::{n:x}/128", 5, 60)
                 await limiter.hit(f"ip:2001:db8::{n:x}/128", 5, 60)
             except HttpError:
                 refused += 1
-        assert len(limiter._windows) == 1000
+        assert len(limiter.ips.windows) == 1000
         return refused
 
     assert asyncio.run(scenario()) == 19_000

@@ -30,7 +30,9 @@ def redis(tmp_path: Path) -> Iterator[RestartableRedis]:
 
 
 def config(redis_url: str) -> str:
-    return f'[rate_limit]\nper_ip = 1000000\nredis_url = "{redis_url}"\n'
+    return (
+        f'[rate_limit]\nper_ip = 1000000\nredis_url = "{redis_url}"\non_store_failure = "refuse"\n'
+    )
 
 
 def burst(server: str, requests: int) -> list[int]:

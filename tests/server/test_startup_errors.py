@@ -102,7 +102,9 @@ def test_a_second_server_on_the_port_of_a_running_one_refuses_and_leaves_it_alon
 
 
 def test_reuse_port_shares_a_port_only_when_asked(start_server: StartServer) -> None:
-    shared = {"ZEGO_TOKEN_SERVER_REUSE_PORT": "true"}
+    # A short drain: on SIGTERM one of two servers sharing a port has been seen to wait out the
+    # whole shutdown_timeout (30 s by default) before it exits.
+    shared = {"ZEGO_TOKEN_SERVER_REUSE_PORT": "true", "ZEGO_TOKEN_SERVER_SHUTDOWN_TIMEOUT": "2"}
     first = start_server(env=shared)
     port = _port(first)
     second = start_server(env=shared, args=["--port", str(port)])

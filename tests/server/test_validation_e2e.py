@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from tests.fixtures.idp import AUDIENCE, ISSUER, IdentityProvider
+from tests.fixtures.processes import end_group, spawn
 from tests.fixtures.redis_server import free_port
 from zego_token import decode_token04, privilege_payload
 
@@ -45,7 +46,7 @@ def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
             **(env or {}),
         }
         log = (directory / f"server-{len(processes)}.log").open("wb")
-        process = subprocess.Popen(
+        process = spawn(
             [
                 sys.executable,
                 "-m",
@@ -82,11 +83,7 @@ def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
     for process in processes:
         process.terminate()
     for process in processes:
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        end_group(process, timeout=15)
 
 
 @pytest.fixture(scope="module")
@@ -240,7 +237,9 @@ def test_hs256_shared_secret(serve: Serve, idp: IdentityProvider, tmp_path: Path
 # --- rate limits ---------------------------------------------------------------------------
 
 
-def limit_config(idp: IdentityProvider, redis_url: str = "", limit: int = 5) -> str:
+def limit_config(
+    idp: IdentityProvider, redis_url: str = "", limit: int = 5, on_store_failure: str = "refuse"
+) -> str:
     return jwt_config(
         f'jwks_url = "{idp.jwks_url}"',
         extra=f"""
@@ -249,6 +248,7 @@ per_identity = {limit}
 window = 60
 redis_url = "{redis_url}"
 key_prefix = "e2e-{secrets.token_hex(4)}:"
+on_store_failure = "{on_store_failure}"
 """,
     )
 
@@ -316,6 +316,22 @@ def test_redis_down_fails_closed(serve: Serve, idp: IdentityProvider) -> None:
     response = get_token(base, jwt, userID="frank", roomID="team-1")
     assert (response.status_code, error_code(response)) == (503, "rate_limit_unavailable")
     assert httpx.get(base + "/readyz").status_code == 503
+
+
+def test_redis_down_counts_in_memory_and_readyz_says_degraded(
+    serve: Serve, idp: IdentityProvider
+) -> None:
+    """The default, on_store_failure = "local": one worker admits its whole limit (5) from
+    memory, then 429; /readyz stays 200 and names the rate limiter as degraded."""
+    unreachable = f"redis://127.0.0.1:{free_port()}/0"
+    base = serve(limit_config(idp, redis_url=unreachable, on_store_failure="local"))
+    jwt = idp.rs256(idp.claims(sub="frank", rooms=["team-*"]))
+    statuses = [get_token(base, jwt, userID="frank", roomID="team-1").status_code for _ in range(7)]
+    assert statuses == [200] * 5 + [429] * 2
+    ready = httpx.get(base + "/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "degraded"
+    assert "rate_limit" in ready.json()["degraded"]
 
 
 def test_rate_limit_across_two_workers_of_one_server(

@@ -10,12 +10,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from ..pipeline.contracts import Authenticator, Identity, RequestContext
+from ..pipeline.contracts import Authenticator, Degradable, Identity, RequestContext
 from ..pipeline.errors import HttpError
+from .keys import bearer_token
 
 # How many accepted credentials the chain remembers, and for how long (see AuthChain.recent).
 RECENT_CREDENTIALS = 1024
 RECENT_SECONDS = 60.0
+# An Authorization header longer than this is checked every time and never remembered: an API
+# key is a few dozen characters, and a remembered header must not pin a padded megabyte.
+MAX_REMEMBERED_HEADER = 1024
 
 
 class AuthChain:
@@ -31,30 +35,54 @@ class AuthChain:
         self.authenticators = tuple(authenticators)
         self._on_failure = on_failure
         self._single = self.authenticators[0] if len(self.authenticators) == 1 else None
-        # Authorization header -> (identity, expiry on the monotonic clock), for the modes
-        # whose answer cannot change while the server runs (API keys). Only accepted
-        # credentials are kept, so a caller cannot fill it with guesses; a guess is never
-        # compared with a remembered credential unless their keyed (SipHash) string hashes
-        # are equal, so the dict lookup's timing says nothing about remembered keys, and a
-        # miss takes the full constant-time path.
+        # Credential -> (identity, expiry on the monotonic clock), for the modes whose answer
+        # cannot change while the server runs (API keys). Keyed by the credential, not the
+        # header: "Bearer  key" padded with spaces is the same key, and one entry. Only
+        # accepted credentials are kept, so a caller cannot fill it with guesses; a guess is
+        # never compared with a remembered credential unless their keyed (SipHash) string
+        # hashes are equal, so the dict lookup's timing says nothing about remembered keys,
+        # and a miss takes the full constant-time path.
         self._recent: dict[str, tuple[Identity, float]] = {}
 
     def recent(self, authorization: str | None) -> Identity | None:
-        """The identity this exact Authorization header was given less than RECENT_SECONDS
-        ago by a mode whose answers do not change (API keys), without hashing it again; None
-        when it must go through ``authenticate``. A JWT is never remembered: its expiry and
-        its issuer's keys are checked on every request."""
-        if authorization is None:
+        """The identity this header's credential was given less than RECENT_SECONDS ago by a
+        mode whose answers do not change (API keys), without hashing it again; None when it
+        must go through ``authenticate``. A JWT is never remembered: its expiry and its
+        issuer's keys are checked on every request."""
+        if authorization is None or len(authorization) > MAX_REMEMBERED_HEADER:
             return None
-        entry = self._recent.get(authorization)
-        if entry is None or entry[1] <= time.monotonic():
+        # The usual spelling is read by a slice; any other goes through the full parser. A
+        # slice with stray spaces finds nothing and takes the full path: slower, never wrong.
+        if authorization.startswith("Bearer "):
+            credential = authorization[7:]
+        else:
+            parsed = bearer_token(authorization)
+            if parsed is None:
+                return None
+            credential = parsed
+        entry = self._recent.get(credential)
+        if entry is None:
+            return None
+        if entry[1] <= time.monotonic():
+            self._recent.pop(credential, None)
             return None
         return entry[0]
 
     def _remember(self, authorization: str, identity: Identity) -> None:
-        if len(self._recent) >= RECENT_CREDENTIALS:
-            self._recent.clear()  # a deployment has a handful of keys; this is a bound, not LRU
-        self._recent[authorization] = (identity, time.monotonic() + RECENT_SECONDS)
+        if len(authorization) > MAX_REMEMBERED_HEADER:
+            return
+        credential = bearer_token(authorization)
+        if credential is None:
+            return
+        recent = self._recent
+        now = time.monotonic()
+        if len(recent) >= RECENT_CREDENTIALS:
+            # Expired entries go first; a deployment has a handful of keys, so a table still
+            # full of live ones is a bound to keep, not a cache to manage (no LRU).
+            self._recent = recent = {k: v for k, v in recent.items() if v[1] > now}
+            if len(recent) >= RECENT_CREDENTIALS:
+                recent.clear()
+        recent[credential] = (identity, now + RECENT_SECONDS)
 
     @property
     def modes(self) -> tuple[str, ...]:
@@ -102,3 +130,13 @@ class AuthChain:
             except Exception:
                 result[f"auth.{authenticator.name}"] = False
         return result
+
+    def degraded(self) -> dict[str, str]:
+        """The modes serving in a degraded way as of the last ``ready()``, with the reason."""
+        found = {}
+        for authenticator in self.authenticators:
+            if isinstance(authenticator, Degradable):
+                reason = authenticator.degraded()
+                if reason is not None:
+                    found[f"auth.{authenticator.name}"] = reason
+        return found

@@ -7,12 +7,19 @@ The states, and what a request for key ``kid`` gets in each:
 
 - ``kid`` cached: the cached key, at once. Keys older than ``lifespan`` are refreshed in the
   background (one refresh at a time); a failed refresh keeps them.
-- ``kid`` unknown, JWKS reachable: one refresh (at most once per ``refresh_interval``, so made-up
-  kids cannot flood the provider), then the key or "no such key" (the caller's 401).
+- ``kid`` unknown, JWKS reachable: a refetch at once, shared by every request waiting for one,
+  if the last successful fetch started more than ``refresh_interval`` (the floor, 1 s by
+  default) ago; else the request waits for the floor to pass, then refetches. So a rotated key
+  works on its first presentation, made-up kids cost the provider at most one fetch per floor,
+  and they delay a real new key by at most the floor. Only a fetch that started after the
+  request arrived can say "no such key" (the caller's 401).
 - ``kid`` unknown, JWKS unreachable (the last attempt failed, or it outlived its deadline):
-  ``JwksUnavailable`` with the seconds until the next attempt (the caller's 503 + Retry-After).
-  After a failure the next attempt may start after a backoff of 0.5 s doubling to 4 s, whatever
-  triggers it (a request or ``/readyz``), instead of waiting ``refresh_interval``.
+  ``JwksUnavailable`` with the seconds until the next attempt (the caller's 503 + Retry-After),
+  never "no such key": a client told 401 signs its user out. After a failure the next attempt
+  waits a backoff of 0.5 s doubling to 4 s, or the provider's ``Retry-After`` when longer (at
+  most ``MAX_RETRY_AFTER``), whatever triggers it (a request or ``/readyz``).
+- A JWKS that lists one kid twice with different keys is refused like an unreachable one (which
+  key signs is ambiguous), logged, and the last good keys are kept.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import email.utils
 import http.client
 import json
 import logging
@@ -28,6 +36,7 @@ import socket
 import ssl
 import threading
 import time
+import urllib.error
 import urllib.request
 from typing import Any
 
@@ -37,6 +46,12 @@ log = logging.getLogger("zego_token.server.auth_jwt")
 MAX_JWKS_BYTES = 1 << 20
 BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 4.0
+# The longest Retry-After of the provider's that is honoured: longer, and keys it rotates in
+# meanwhile would be refused (503) for that long.
+MAX_RETRY_AFTER = 120.0
+# The longest a request for an unknown kid waits for the floor to pass before its refetch; with
+# a longer refresh_interval the rest is a 503 with Retry-After, never a 401.
+MAX_FLOOR_WAIT = 2.0
 
 
 class JwksUnavailable(Exception):
@@ -45,6 +60,14 @@ class JwksUnavailable(Exception):
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"JWKS unavailable; retry in {retry_after} s")
         self.retry_after = retry_after
+
+
+class DuplicateKid(ValueError):
+    """The JWKS lists one kid with two different keys."""
+
+    def __init__(self, kid: str) -> None:
+        super().__init__(f"the JWKS lists the kid {kid[:64]!r} twice with different keys")
+        self.kid = kid
 
 
 class JwksCache:
@@ -56,71 +79,106 @@ class JwksCache:
     ) -> None:
         self._url = url
         self._lifespan = lifespan
-        self._refresh_interval = refresh_interval
+        self._floor = refresh_interval
         self._timeout = timeout
         self._lock = threading.Lock()
         self._keys: dict[str, dict[str, Any]] = {}
         self.generation = 0  # bumped on every successful fetch (callers key parsed keys on it)
         self._fetched_at = -math.inf  # start of the last successful fetch
-        self._attempted_at = -math.inf  # start of the last attempt
         self._failures = 0  # consecutive failed attempts
         self._failing_since: float | None = None
         self._retry_at = -math.inf
         self._refreshing: concurrent.futures.Future[None] | None = None
 
     async def lookup(self, kid: str) -> dict[str, Any] | None:
-        """The JWK with this ``kid``; None when the reachable JWKS has no such key."""
-        now = time.monotonic()
+        """The JWK with this ``kid``; None when a JWKS fetched after the call began has no such
+        key; ``JwksUnavailable`` when no such fetch could be made."""
+        arrived = time.monotonic()
         data = self._keys.get(kid)
         if data is not None:
-            if now - self._fetched_at >= self._lifespan:  # unlocked peek: the hot path
-                self._start_refresh(now, unknown_kid=False)
+            if arrived - self._fetched_at >= self._lifespan:  # unlocked peek: the hot path
+                self._start_background_refresh(arrived)
             return data
-        refresh = self._start_refresh(now, unknown_kid=True)
-        if refresh is not None:
-            await self._wait(refresh)
+        # Each turn waits for a fetch or for the floor; the first fetch that started after
+        # this call arrived ends the loop, a failure ends it, and so does this deadline.
+        deadline = arrived + MAX_FLOOR_WAIT + self._timeout + 1.0
+        while True:
+            refresh, wait = self._refetch_for_unknown_kid(arrived)
+            if refresh is not None:
+                await self._wait(refresh)
+            elif wait > 0:
+                await asyncio.sleep(wait)
+            else:
+                break
             data = self._keys.get(kid)
             if data is not None:
                 return data
-        if self._failures or (refresh is not None and not refresh.done()):
+            if time.monotonic() >= deadline:
+                break
+        data = self._keys.get(kid)
+        if data is not None:
+            return data
+        if self._failures or self._fetched_at < arrived:
             raise JwksUnavailable(self._retry_after())
         return None
+
+    def _refetch_for_unknown_kid(
+        self, arrived: float
+    ) -> tuple[concurrent.futures.Future[None] | None, float]:
+        """What a request that arrived at ``arrived`` for an unknown kid waits for next: a
+        fetch (in flight or started now), or seconds until the floor passes; (None, 0) when a
+        fetch since its arrival has answered, or the JWKS cannot be fetched now."""
+        with self._lock:
+            if self._fetched_at >= arrived:
+                return None, 0.0  # fetched since the request came: the answer stands
+            if self._refreshing is not None:
+                return self._refreshing, 0.0
+            now = time.monotonic()
+            if self._failures:
+                if now < self._retry_at:
+                    return None, 0.0  # unreachable: the caller's 503 with Retry-After
+            else:
+                floor_left = self._fetched_at + self._floor - now
+                if floor_left > 0:
+                    if floor_left > MAX_FLOOR_WAIT:
+                        return None, 0.0  # the caller's 503 with Retry-After: the floor's end
+                    return None, floor_left
+            return self._start_locked(now), 0.0
 
     async def ready(self) -> bool:
         """False until a first fetch succeeded, and once the JWKS has been failing for longer
         than ``lifespan``; stale keys within that time keep the server ready."""
         now = time.monotonic()
         if self._keys:
-            self._start_refresh(now, unknown_kid=False)  # keeps keys fresh without traffic
+            self._start_background_refresh(now)  # keeps keys fresh without traffic
             failing_since = self._failing_since
             return failing_since is None or now - failing_since <= self._lifespan
-        refresh = self._start_refresh(now, unknown_kid=True)
+        refresh, _ = self._refetch_for_unknown_kid(now)
         if refresh is not None:
             await self._wait(refresh)
         return bool(self._keys)
 
     def _retry_after(self) -> int:
-        remaining = self._retry_at - time.monotonic()
+        # Failing: the next attempt's time; reachable: the end of the floor.
+        until = self._retry_at if self._failures else self._fetched_at + self._floor
+        remaining = until - time.monotonic()
         return max(1, math.ceil(remaining)) if remaining > 0 else 1
 
-    def _start_refresh(
-        self, now: float, *, unknown_kid: bool
-    ) -> concurrent.futures.Future[None] | None:
-        """The refresh in flight, a new one, or None when none may start now."""
+    def _start_background_refresh(self, now: float) -> None:
+        """A refresh of keys older than ``lifespan``, unless one is running or backing off."""
         with self._lock:
             if self._refreshing is not None:
-                return self._refreshing
+                return
             if self._failures:
                 if now < self._retry_at:
-                    return None
-            elif unknown_kid:
-                if now - self._attempted_at < self._refresh_interval:
-                    return None  # made-up kids must not turn into a flood of fetches
+                    return
             elif now - self._fetched_at < self._lifespan:
-                return None
-            self._attempted_at = now
-            future: concurrent.futures.Future[None] = concurrent.futures.Future()
-            self._refreshing = future
+                return
+            self._start_locked(now)
+
+    def _start_locked(self, now: float) -> concurrent.futures.Future[None]:
+        future: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._refreshing = future
         threading.Thread(
             target=self._refresh, args=(future, now), name="jwks-refresh", daemon=True
         ).start()
@@ -129,23 +187,38 @@ class JwksCache:
     def _refresh(self, future: concurrent.futures.Future[None], started: float) -> None:
         try:
             keys = signing_keys(fetch_json(self._url, self._timeout))
-        except Exception as error:  # any failure means an unreachable JWKS
+        except Exception as error:  # any failure means an unusable JWKS
             with self._lock:
                 self._failures += 1
                 if self._failing_since is None:
                     self._failing_since = started
                 backoff = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (self._failures - 1))
+                asked = retry_after_seconds(error)
+                if asked is not None:
+                    backoff = max(backoff, min(asked, MAX_RETRY_AFTER))
                 self._retry_at = time.monotonic() + backoff
                 self._refreshing = None
-            log.warning(
-                "JWKS fetch failed (%s); keeping %d cached keys; next attempt in %.1f s",
-                type(error).__name__,
-                len(self._keys),
-                backoff,
-                extra={"error": type(error).__name__},
-            )
+                cached = len(self._keys)
+            if isinstance(error, DuplicateKid):
+                log.error(
+                    "JWKS refused: %s; keeping the %d keys of the last good JWKS; next attempt "
+                    "in %.1f s",
+                    error,
+                    cached,
+                    backoff,
+                    extra={"error": "DuplicateKid"},
+                )
+            else:
+                log.warning(
+                    "JWKS fetch failed (%s); keeping %d cached keys; next attempt in %.1f s",
+                    type(error).__name__,
+                    cached,
+                    backoff,
+                    extra={"error": type(error).__name__},
+                )
         else:
             with self._lock:
+                added = sorted(keys.keys() - self._keys.keys()) if self._keys else []
                 self._keys = keys
                 self.generation += 1
                 self._fetched_at = started
@@ -153,6 +226,12 @@ class JwksCache:
                 self._failing_since = None
                 self._retry_at = -math.inf
                 self._refreshing = None
+            if added:
+                log.info(
+                    "JWKS refreshed: new signing keys %s",
+                    ", ".join(repr(kid[:64]) for kid in added[:10]),
+                    extra={"new_keys": len(added)},
+                )
         future.set_result(None)
 
     async def _wait(self, refresh: concurrent.futures.Future[None]) -> None:
@@ -174,6 +253,22 @@ class JwksCache:
             await asyncio.wait_for(done, self._timeout + 0.5)
 
 
+def retry_after_seconds(error: BaseException) -> float | None:
+    """The seconds an HTTP error's ``Retry-After`` asks for (a number or an HTTP date)."""
+    if not isinstance(error, urllib.error.HTTPError) or error.headers is None:
+        return None
+    value = (error.headers.get("Retry-After") or "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
 def signing_keys(data: object) -> dict[str, dict[str, Any]]:
     if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
         raise ValueError("JWKS is not {'keys': [...]}")
@@ -185,7 +280,10 @@ def signing_keys(data: object) -> dict[str, dict[str, Any]]:
         # key must not verify signatures.
         if item.get("kty") == "oct" or item.get("use", "sig") != "sig":
             continue
-        keys[item["kid"]] = item
+        kid = item["kid"]
+        if kid in keys and keys[kid] != item:
+            raise DuplicateKid(kid)  # which of the two signs is anyone's guess
+        keys[kid] = item
     return keys
 
 

@@ -67,7 +67,8 @@ class JwksKeys:
             raise HttpError(
                 503,
                 "jwks_unavailable",
-                "the identity provider's JWKS could not be fetched; try again shortly",
+                "the identity provider's signing keys could not be fetched just now; try again "
+                "shortly",
                 headers={"Retry-After": str(unavailable.retry_after)},
             ) from None
         if data is None:
@@ -126,11 +127,25 @@ class JwtAuthenticator:
             required=(settings.user_id_claim,),
             leeway=settings.leeway,
         )
+        self._degraded: str | None = None
 
     async def ready(self) -> bool:
+        """True while tokens can be verified: the JWKS answers, or keys fetched from it
+        before still do (``degraded`` then says so)."""
         if self._jwks is None:
             return True
-        return await self._jwks.cache.ready()
+        cache = self._jwks.cache
+        if await cache.ready():
+            self._degraded = None
+            return True
+        if cache.generation > 0:  # fetched at least once: the cached keys still verify
+            self._degraded = "the JWKS cannot be fetched; tokens are verified with cached keys"
+            return True
+        self._degraded = None
+        return False
+
+    def degraded(self) -> str | None:
+        return self._degraded
 
     async def authenticate(
         self, authorization: str | None, context: RequestContext

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..installation import install_server_extra
 from ..pipeline.contracts import Authenticator
 from ..pipeline.schema import ConfigError
 from .keys import ApiKeyAuth, NoAuth
@@ -30,7 +31,7 @@ def _jwt(settings: AuthSettings) -> Authenticator:
     except ModuleNotFoundError:
         raise ConfigError(
             "auth.modes",
-            "mode 'jwt' is not available in this installation: pip install 'zego-token[server]'",
+            "mode 'jwt' is not available in this installation: " + install_server_extra(),
         ) from None
     if settings.jwt is None:
         raise ConfigError("auth.jwt", "mode 'jwt' needs an [auth.jwt] section")

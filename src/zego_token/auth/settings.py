@@ -92,7 +92,16 @@ class JwtSettings(Section, frozen=True, kw_only=True):
     max_ttl_claim: str = ""
     max_token_bytes: Annotated[int, Meta(ge=1)] = 8192
     jwks_cache_seconds: Annotated[int, Meta(ge=1)] = 300
-    jwks_refresh_interval: Annotated[int, Meta(ge=0)] = 30
+    # The floor between two JWKS fetches for unknown kids (auth/jwks.py); 0 made every
+    # made-up kid a fetch from the identity provider.
+    jwks_refresh_interval: Annotated[
+        int,
+        Meta(
+            ge=1,
+            description="at least 1 second (the shortest time between two JWKS fetches for "
+            "unknown kids; 1 is the default)",
+        ),
+    ] = 1
     jwks_timeout: Annotated[float, Meta(gt=0, le=60)] = 5.0
 
     def __post_init__(self) -> None:

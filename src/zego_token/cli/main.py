@@ -14,7 +14,7 @@ from ..errors import InvalidParameter, ZegoTokenError
 from . import audit, commands, values
 from .errors import EXIT_INVALID_TOKEN, EXIT_USAGE, Parser, UsageError, report
 from .secret import ENV_VAR, SECRET_ARGUMENT_WARNING, add_secret_arguments
-from .serve import EXTRAS_HINT, load_server_cli
+from .serve import extras_hint, load_server_cli
 
 PROG = "zego-token"
 
@@ -44,7 +44,7 @@ def build_parser() -> tuple[Parser, dict[str, argparse.ArgumentParser]]:
         "serve": sub.add_parser(
             "serve",
             help="run the production token server (needs the server extras)",
-            description="Run the token server. Needs: pip install 'zego-token[server]'.",
+            description="Run the token server (needs the server extra: README, Install).",
         ),
     }
     return parser, commands_by_name
@@ -156,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if _command_word(arguments) == "serve":
         run_serve = load_server_cli(subparsers["serve"])
         if run_serve is None:
-            print(EXTRAS_HINT, file=sys.stderr)
+            print(extras_hint(), file=sys.stderr)
             return EXIT_USAGE
         subparsers["serve"].set_defaults(handler=run_serve)
     args = parser.parse_args(arguments)

@@ -2,8 +2,9 @@
 
 The server module (and its extras) is imported only when ``serve`` is asked for, so the other
 commands start fast and work with the base install. Whether the extras are installed is
-checked once, up front, by module name: a plain ``pip install zego-token`` then gets one line
-saying what to install instead of an import error from deep inside start-up.
+checked once, up front, by module name: an install without the extra then gets one line
+saying what to install instead of an import error from deep inside start-up, in the form
+that fits how this copy was installed (``zego_token.installation``).
 """
 
 from __future__ import annotations
@@ -14,16 +15,20 @@ import importlib.util
 from collections.abc import Callable
 from typing import cast
 
+from ..installation import install_server_extra
+
 SERVER_CLI_MODULE = "zego_token.server.cli"
 # The top-level modules of the ``server`` extra in pyproject.toml (tests/test_facts_once.py
 # holds the two lists together).
 SERVER_EXTRA_MODULES = ("granian", "msgspec", "prometheus_client", "jwt", "redis")
-EXTRAS_HINT = (
-    "zego-token serve needs the server extra, which is not installed: "
-    'pip install "zego-token[server]"'
-)
+_HINT = "zego-token serve needs the server extra, which is not installed: "
 
 RunServe = Callable[[argparse.Namespace], int]
+
+
+def extras_hint() -> str:
+    """The one line saying how to add the server extra to this installation."""
+    return _HINT + install_server_extra()
 
 
 def missing_server_modules() -> list[str]:

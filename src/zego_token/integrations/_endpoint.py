@@ -17,7 +17,15 @@ import asyncio
 import inspect
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Mapping
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterable,
+    Iterator,
+    Mapping,
+)
 from typing import Any, Generic, NamedTuple, TypeVar
 
 from ..issuer import TokenIssuer
@@ -30,7 +38,13 @@ from ..pipeline.contracts import (
     TokenKind,
     TokenRequest,
 )
-from ..pipeline.core import JSON_HEADERS, TokenPipeline, identified, identity_or_refuse
+from ..pipeline.core import (
+    JSON_HEADERS,
+    TokenPipeline,
+    check_request_target,
+    identified,
+    identity_or_refuse,
+)
 from ..pipeline.errors import INTERNAL_ERROR, error_body, http_error, method_not_allowed
 from ..pipeline.hooks import HookDecider, HookFunction, HookSettings
 from ..pipeline.policy import PolicyDecider, PolicySettings
@@ -71,6 +85,7 @@ class Call:
         "method",
         "path",
         "query",
+        "raw_target",
         "user_id",
     )
 
@@ -84,8 +99,11 @@ class Call:
         content_length: str | None,
         client: str,
         header_pairs: Callable[[], Iterable[tuple[str, str]]],
+        raw_target: bytes | None = None,
     ) -> None:
         self.method = method
+        # The target as sent, before percent-decoding, when the framework's server keeps it.
+        self.raw_target = raw_target
         self.path = path
         self.query = query
         self.content_type = content_type
@@ -128,7 +146,8 @@ class TokenEndpoint(Generic[R]):
     ``policy`` takes the server's ``[policy]`` settings (a ``PolicySettings`` or the same
     mapping as the TOML section); ZEGO's ID rules apply by default, as on the server.
     ``hook`` is a function of ``HookContext`` returning ``Allow``/``Deny``/bool, sync or
-    async, as the server's ``[hook]``.
+    async, as the server's ``[hook]``; ``hook_threads`` and ``hook_per_client`` are its
+    ``threads`` and ``per_client`` (a timed-out sync hook keeps its thread until it returns).
     """
 
     def __init__(
@@ -139,6 +158,8 @@ class TokenEndpoint(Generic[R]):
         policy: PolicySettings | Mapping[str, object] | None = None,
         hook: HookFunction | None = None,
         hook_timeout: float = 2.0,
+        hook_threads: int = 8,
+        hook_per_client: int = 2,
         max_body_bytes: int = 16384,
     ) -> None:
         if not isinstance(issuer, TokenIssuer):
@@ -164,7 +185,13 @@ class TokenEndpoint(Generic[R]):
         deciders: list[Decider] = [PolicyDecider(policy)]
         if hook is not None:
             name = f"{getattr(hook, '__module__', '?')}:{getattr(hook, '__qualname__', 'hook')}"
-            deciders.append(HookDecider(hook, HookSettings(function=name, timeout=hook_timeout)))
+            settings = HookSettings(
+                function=name,
+                timeout=hook_timeout,
+                threads=hook_threads,
+                per_client=hook_per_client,
+            )
+            deciders.append(HookDecider(hook, settings))
         self.pipeline: TokenPipeline[Call] = TokenPipeline(
             config, identify=_identified, deciders=deciders
         )
@@ -172,13 +199,20 @@ class TokenEndpoint(Generic[R]):
     # -- the two ways to run it ---------------------------------------------------------------
 
     async def handle_async(
-        self, kind: TokenKind, call: Call, request: R, body: Callable[[], Awaitable[bytes]]
+        self,
+        kind: TokenKind,
+        call: Call,
+        request: R,
+        body: Callable[[], AsyncIterator[bytes]],
     ) -> Reply:
-        """For async frameworks (FastAPI, Starlette); ``authorize`` may be sync or async."""
+        """For async frameworks (FastAPI, Starlette); ``authorize`` may be sync or async.
+        ``body`` gives the body's chunks as they arrive: reading stops past ``max_body_bytes``."""
         try:
+            if call.raw_target is not None:
+                check_request_target(call.raw_target)
             if call.method == "POST":
                 self._check_post(call)
-                parsed = self._parse(kind, call, await body())
+                parsed = self._parse(kind, call, await read_at_most(body(), self.pipeline.max_body))
             else:
                 parsed = self._parse(kind, call, b"")
         except Exception as exc:
@@ -196,15 +230,18 @@ class TokenEndpoint(Generic[R]):
             return self.refuse(exc)
 
     def handle_sync(
-        self, kind: TokenKind, call: Call, request: R, body: Callable[[], bytes]
+        self, kind: TokenKind, call: Call, request: R, read: Callable[[int], bytes]
     ) -> Reply:
         """For WSGI frameworks (Flask, Django). ``authorize`` runs in the calling thread, outside
         any event loop, so it may use the ORM and the session as any view does; an async one
-        runs on this thread's private loop, as do the policy and the hook."""
+        runs on this thread's private loop, as do the policy and the hook. ``read(n)`` reads at
+        most ``n`` bytes of the body (b"" at its end): reading stops past ``max_body_bytes``."""
         try:
+            if call.raw_target is not None:
+                check_request_target(call.raw_target)
             if call.method == "POST":
                 self._check_post(call)
-                parsed = self._parse(kind, call, body())
+                parsed = self._parse(kind, call, read_at_most_sync(read, self.pipeline.max_body))
             else:
                 parsed = self._parse(kind, call, b"")
         except Exception as exc:
@@ -247,6 +284,36 @@ class TokenEndpoint(Generic[R]):
         if refusal.headers:
             headers = headers + [(k.lower(), v) for k, v in refusal.headers.items()]
         return Reply(refusal.status, headers, error_body(refusal))
+
+
+# The body is read in chunks and never past ``limit + 1`` bytes, whatever Content-Length says or
+# whether there is one (a chunked body has none): one byte more than allowed is proof enough
+# for the 413, and the rest is never buffered. Reading stops before ``authorize`` is asked.
+
+
+async def read_at_most(chunks: AsyncIterator[bytes], limit: int) -> bytes:
+    """The body from ``chunks``, or its first ``limit + 1`` bytes when it is larger."""
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        parts.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            break
+    return b"".join(parts)[: limit + 1]
+
+
+def read_at_most_sync(read: Callable[[int], bytes], limit: int) -> bytes:
+    """The body from ``read(n)`` calls, or its first ``limit + 1`` bytes when it is larger."""
+    parts: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = read(limit + 1 - size)
+        if not chunk:
+            break
+        parts.append(chunk)
+        size += len(chunk)
+    return b"".join(parts)
 
 
 async def _awaited(answer: Awaitable[T]) -> T:

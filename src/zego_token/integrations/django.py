@@ -37,6 +37,8 @@ def token_urlpatterns(
     policy: PolicySettings | Mapping[str, object] | None = None,
     hook: HookFunction | None = None,
     hook_timeout: float = 2.0,
+    hook_threads: int = 8,
+    hook_per_client: int = 2,
     max_body_bytes: int = 16384,
 ) -> list[URLPattern]:
     """URL patterns for ``token`` and ``kit-token``; ``include()`` them under a prefix."""
@@ -46,6 +48,8 @@ def token_urlpatterns(
         policy=policy,
         hook=hook,
         hook_timeout=hook_timeout,
+        hook_threads=hook_threads,
+        hook_per_client=hook_per_client,
         max_body_bytes=max_body_bytes,
     )
     patterns: list[URLPattern] = [
@@ -69,8 +73,16 @@ def _view(
             content_length=meta.get("CONTENT_LENGTH"),
             client=meta.get("REMOTE_ADDR", ""),
             header_pairs=lambda: request.headers.items(),
+            raw_target=_raw_target(meta),
         )
-        reply = endpoint.handle_sync(kind, call, request, lambda: request.body)
+        # request.read, not request.body: that reads all of the body before anything is checked.
+        reply = endpoint.handle_sync(kind, call, request, request.read)
         return HttpResponse(reply.body, status=reply.status, headers=dict(reply.headers))
 
     return cast(Callable[[HttpRequest], HttpResponse], csrf_exempt(view))
+
+
+def _raw_target(meta: Mapping[str, object]) -> bytes | None:
+    # Gunicorn keeps the target as sent; WSGI gives it as latin-1 text.
+    raw = meta.get("RAW_URI") or meta.get("REQUEST_URI")
+    return raw.encode("latin-1", "replace") if isinstance(raw, str) else None

@@ -27,6 +27,8 @@ def token_router(
     policy: PolicySettings | Mapping[str, object] | None = None,
     hook: HookFunction | None = None,
     hook_timeout: float = 2.0,
+    hook_threads: int = 8,
+    hook_per_client: int = 2,
     max_body_bytes: int = 16384,
 ) -> APIRouter:
     """An ``APIRouter`` with the ``token`` and ``kit-token`` endpoints; mount it with a prefix."""
@@ -36,6 +38,8 @@ def token_router(
         policy=policy,
         hook=hook,
         hook_timeout=hook_timeout,
+        hook_threads=hook_threads,
+        hook_per_client=hook_per_client,
         max_body_bytes=max_body_bytes,
     )
     router = APIRouter()
@@ -72,8 +76,10 @@ def _view(
             content_length=request.headers.get("content-length") if post else None,
             client=client.host if client else "",
             header_pairs=request.headers.items,
+            raw_target=request.scope.get("raw_path"),
         )
-        reply = await endpoint.handle_async(kind, call, request, request.body)
+        # The body's chunks, not request.body(): that reads all of it before anything is checked.
+        reply = await endpoint.handle_async(kind, call, request, request.stream)
         # The names are distinct (JSON headers plus at most one refusal header each), so a
         # dict loses nothing; one headers= argument costs a third of three header assignments.
         return Response(content=reply.body, status_code=reply.status, headers=dict(reply.headers))

@@ -33,6 +33,8 @@ def token_blueprint(
     policy: PolicySettings | Mapping[str, object] | None = None,
     hook: HookFunction | None = None,
     hook_timeout: float = 2.0,
+    hook_threads: int = 8,
+    hook_per_client: int = 2,
     max_body_bytes: int = 16384,
     name: str = "zego_token",
 ) -> Blueprint:
@@ -44,6 +46,8 @@ def token_blueprint(
         policy=policy,
         hook=hook,
         hook_timeout=hook_timeout,
+        hook_threads=hook_threads,
+        hook_per_client=hook_per_client,
         max_body_bytes=max_body_bytes,
     )
     blueprint = Blueprint(name, __name__)
@@ -70,8 +74,16 @@ def _view(endpoint: TokenEndpoint[Request], kind: TokenKind) -> Callable[[], Res
             content_length=req.headers.get("Content-Length") if post else None,
             client=req.remote_addr or "",
             header_pairs=req.headers.items,
+            raw_target=_raw_target(req.environ),
         )
-        reply = endpoint.handle_sync(kind, call, req, req.get_data)
+        # req.stream, not req.get_data(): that reads all of the body before anything is checked.
+        reply = endpoint.handle_sync(kind, call, req, req.stream.read)
         return Response(reply.body, status=reply.status, headers=reply.headers)
 
     return view
+
+
+def _raw_target(environ: Mapping[str, object]) -> bytes | None:
+    # Werkzeug's and Gunicorn's servers keep the target as sent; WSGI gives it as latin-1 text.
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    return raw.encode("latin-1", "replace") if isinstance(raw, str) else None

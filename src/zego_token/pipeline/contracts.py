@@ -29,6 +29,46 @@ class Grants:
     stream_ids: tuple[str, ...] | None = None  # globs the requested stream IDs must match
     max_ttl: int | None = None
 
+    def __post_init__(self) -> None:
+        # Checked here because a wrong type fails open: ("class-*") is the string "class-*",
+        # whose characters include "*", and publish=0 is not ``False``.
+        _set_sequence(self, "app_ids", int)
+        _set_sequence(self, "room_patterns", str)
+        _set_sequence(self, "stream_ids", str)
+        if self.publish is not None and not isinstance(self.publish, bool):
+            raise TypeError(
+                f"Grants.publish must be True, False or None, not {type(self.publish).__name__}"
+            )
+        max_ttl = self.max_ttl
+        if max_ttl is not None and (not isinstance(max_ttl, int) or isinstance(max_ttl, bool)):
+            raise TypeError(
+                f"Grants.max_ttl must be a whole number of seconds or None, not "
+                f"{type(max_ttl).__name__}"
+            )
+
+
+def _set_sequence(grants: Grants, name: str, item: type) -> None:
+    """``grants.<name>`` as a tuple of ``item``: None stays None, a list becomes a tuple, and
+    one string (a tuple missing its comma) is a ``TypeError`` rather than a tuple of letters."""
+    value = getattr(grants, name)
+    if value is None:
+        return
+    if isinstance(value, (str, bytes)) or not isinstance(value, (tuple, list, frozenset, set)):
+        example = '("team-*",)' if item is str else "(1234567890,)"
+        raise TypeError(
+            f"Grants.{name} must be a tuple of {item.__name__} or None, not "
+            f"{type(value).__name__} (a one-item tuple needs its comma: {example})"
+        )
+    values = tuple(value)
+    for entry in values:
+        if not isinstance(entry, item) or isinstance(entry, bool):
+            raise TypeError(
+                f"Grants.{name} must hold only {item.__name__} values, not "
+                f"{type(entry).__name__} ({entry!r:.40})"
+            )
+    if type(value) is not tuple:
+        object.__setattr__(grants, name, values)
+
 
 @dataclass(frozen=True, slots=True)
 class Identity:
@@ -47,6 +87,18 @@ class Identity:
     claims: Mapping[str, object] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.user_id is not None and not isinstance(self.user_id, str):
+            raise TypeError(
+                f"Identity.user_id must be a string or None, not {type(self.user_id).__name__}"
+            )
+        if not isinstance(self.grants, Grants):
+            raise TypeError(f"Identity.grants must be a Grants, not {type(self.grants).__name__}")
+        for name in ("method", "subject"):
+            value = getattr(self, name)
+            if not isinstance(value, str):
+                raise TypeError(f"Identity.{name} must be a string, not {type(value).__name__}")
+        if not isinstance(self.claims, Mapping):
+            raise TypeError(f"Identity.claims must be a mapping, not {type(self.claims).__name__}")
         if not self.subject:
             object.__setattr__(
                 self, "subject", self.user_id if self.user_id is not None else "server"
@@ -137,6 +189,15 @@ class Authenticator(Protocol):
     ) -> Identity | None: ...
 
     async def ready(self) -> bool: ...
+
+
+@runtime_checkable
+class Degradable(Protocol):
+    """A part that can serve in a degraded way (``/readyz`` reports it, still ready): a JWKS
+    unreachable while cached keys verify tokens, a rate-limit store counted in memory.
+    ``degraded()`` is the reason, as of the last ``ready()``, or None."""
+
+    def degraded(self) -> str | None: ...
 
 
 class Decider(Protocol):

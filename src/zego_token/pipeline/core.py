@@ -28,7 +28,7 @@ from .contracts import (
 from .errors import HttpError
 from .mint import Minter
 from .params import RequestParser
-from .ratelimit import rate_decision
+from .ratelimit import IP_KEY_PREFIX, LimiterFull, rate_decision
 
 ClientIp = Callable[[str, Mapping[str, str]], str]
 
@@ -70,7 +70,7 @@ class RateLimits:
         per_ip: int,
         per_identity: int,
         window: int,
-        ip_key: Callable[[str], str] = "ip:".__add__,
+        ip_key: Callable[[str], str] = IP_KEY_PREFIX.__add__,
     ):
         self.limiter = limiter
         self.per_ip = per_ip
@@ -121,13 +121,15 @@ def _ignore_issued(app_id: int, mode: str, kind: TokenKind) -> None:
 class _Job(Generic[E]):
     """One request on its way through the pipeline's steps."""
 
-    __slots__ = ("exchange", "identity", "request", "subject")
+    __slots__ = ("exchange", "identity", "ip_untracked", "request", "subject")
 
     def __init__(self, exchange: E, request: TokenRequest) -> None:
         self.exchange = exchange
         self.request = request
         self.identity: Identity = _NOBODY  # set by the identify step, always before it is read
         self.subject = ""
+        # The per-IP table was full: refused after identify unless the caller has a credential.
+        self.ip_untracked: LimiterFull | None = None
 
 
 _NOBODY = Identity(method="none", subject="(not identified yet)")
@@ -221,12 +223,19 @@ class TokenPipeline(Generic[E]):
             client_ip = exchange.client
         else:
             client_ip = exchange.context(self.client_ip).client_ip
-        return limits.check(limits.ip_key(client_ip), limits.per_ip)
+        try:
+            return limits.check(limits.ip_key(client_ip), limits.per_ip)
+        except LimiterFull as full:
+            # Strangers may have filled the IP table; whether this caller is one is known
+            # after identify, and a caller with a credential is then limited by identity.
+            job.ip_untracked = full
+            return None
 
     def _identify(self, job: _Job[E]) -> Awaitable[None] | None:
         found = self.identify(job.exchange)
         if isinstance(found, tuple):
             job.identity, job.subject = found
+            _refuse_untracked_stranger(job)
             return None
         return _identified_later(job, found)
 
@@ -272,6 +281,33 @@ def _decide_now(decide_now: Callable[[Identity, TokenRequest], TokenRequest], jo
 
 async def _identified_later(job: _Job[E], found: Awaitable[Identified]) -> None:
     job.identity, job.subject = await found
+    _refuse_untracked_stranger(job)
+
+
+def _refuse_untracked_stranger(job: _Job[E]) -> None:
+    """The deferred refusal of a full IP table, for a caller without a credential."""
+    if job.ip_untracked is not None and job.identity.method == "none":
+        raise job.ip_untracked
+
+
+def check_request_target(raw_target: bytes) -> None:
+    """Refuse a request target a proxy and this server could read differently: an encoded slash
+    (``/api%2Ftoken`` decodes to ``/api/token``, which a proxy's rule for ``/api/token`` never
+    matched) is 404, and a raw ``#`` (everything after it would be dropped) is 400.
+    ``raw_target`` is the path as sent, before percent-decoding (with the query, if at hand)."""
+    if b"#" in raw_target:
+        raise HttpError(
+            400,
+            "invalid_request_target",
+            "the request target contains a raw '#'; percent-encode it as %23",
+        )
+    if b"%2f" in raw_target.split(b"?", 1)[0].lower():
+        raise HttpError(
+            404,
+            "not_found",
+            "no endpoint at a path with an encoded slash (%2F); the endpoints are listed in "
+            "/openapi.json",
+        )
 
 
 def unauthenticated() -> HttpError:

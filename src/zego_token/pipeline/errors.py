@@ -86,6 +86,13 @@ ERROR_CODES: dict[str, ErrorCode] = _table(
     ),
     ErrorCode("repeated_authorization", 400, "more than one Authorization header", ("auth",)),
     ErrorCode(
+        "invalid_request_target",
+        400,
+        "the request target holds a raw `#`: a fragment is never sent to a server, and the "
+        "part after it would be silently dropped",
+        ("routing",),
+    ),
+    ErrorCode(
         "invalid_token",
         400,
         "the token given to the inspector cannot be read",
@@ -241,7 +248,12 @@ ERROR_CODES: dict[str, ErrorCode] = _table(
         ("routing",),
     ),
     # -- other 4xx -----------------------------------------------------------------------------
-    ErrorCode("not_found", 404, "no endpoint (or demo file) at this path", ("routing",)),
+    ErrorCode(
+        "not_found",
+        404,
+        "no endpoint (or demo file) at this path; an encoded slash (`%2F`) never names one",
+        ("routing",),
+    ),
     ErrorCode(
         "method_not_allowed",
         405,
@@ -249,7 +261,10 @@ ERROR_CODES: dict[str, ErrorCode] = _table(
         ("routing",),
     ),
     ErrorCode(
-        "request_timeout", 408, "the body did not arrive within 10 s of the headers", ("body",)
+        "request_timeout",
+        408,
+        "the body did not arrive within server.body_timeout seconds (10 by default) of the headers",
+        ("body",),
     ),
     ErrorCode("body_too_large", 413, "the body is larger than server.max_body_bytes", ("body",)),
     ErrorCode(
@@ -287,9 +302,20 @@ ERROR_CODES: dict[str, ErrorCode] = _table(
     ErrorCode(
         "jwks_unavailable",
         503,
-        "the JWKS cannot be fetched and no cached key applies; see Retry-After",
+        "the JWKS cannot be fetched now (unreachable, refused, or fetched less than "
+        "auth.jwt.jwks_refresh_interval ago) and no cached key applies; see Retry-After. Never "
+        "a 401: the token may be signed with a key the provider just published",
         ("auth",),
         "jwks",
+        retry_after=True,
+    ),
+    ErrorCode(
+        "hook_busy",
+        503,
+        "the server's hook has hook.threads calls running, or this client hook.per_client (a "
+        "timed-out sync hook runs on to its end); see Retry-After",
+        ("decide",),
+        "hook",
         retry_after=True,
     ),
     ErrorCode("not_ready", 503, "a back end (JWKS, Redis) cannot be reached or used", ("readyz",)),

@@ -7,6 +7,13 @@ may block on a database) or async. Anything else it does — raising, timing out
 request, returning something unexpected — denies with 403 ``hook_error`` and is logged here;
 the client never sees the exception.
 
+A timeout does not stop a sync hook: Python cannot stop a thread, so the function runs on to its
+end while the request is refused. So sync hooks run on an executor of their own with ``threads``
+threads (never the event loop's default one), and each client (an identity, or an address for
+anonymous callers) may have at most ``per_client`` calls running, timed-out ones included. A
+call that would exceed either is refused at once with 503 ``hook_busy`` and Retry-After, instead
+of queueing behind slow calls: six requests to a slow room cannot starve everyone else's hook.
+
     # myapp/zego_rules.py
     from zego_token.server.hooks import Allow, Deny, HookContext
 
@@ -19,10 +26,13 @@ the client never sees the exception.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import importlib
 import inspect
 import logging
+import math
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -32,6 +42,7 @@ from msgspec import Meta
 
 from .contracts import HIDDEN_HEADERS, Decider, Identity, RequestContext, TokenRequest
 from .errors import HttpError
+from .ratelimit import Throttle
 from .schema import ConfigError, Section
 
 log = logging.getLogger("zego_token.server.hooks")
@@ -53,6 +64,10 @@ class HookSettings(Section, frozen=True, kw_only=True):
         ),
     ]
     timeout: Annotated[float, Meta(gt=0, le=300)] = DEFAULT_TIMEOUT
+    # Calls running at once, timed-out sync ones included (one thread each), and of those the
+    # calls one client may have running.
+    threads: Annotated[int, Meta(ge=1, le=1024)] = 8
+    per_client: Annotated[int, Meta(ge=1, le=1024)] = 2
 
 
 @dataclass(frozen=True)
@@ -127,11 +142,25 @@ class HookDecider:
     """Implements ``contracts.Decider`` around the app's function."""
 
     def __init__(self, function: HookFunction, settings: HookSettings) -> None:
+        if settings.threads < 1 or settings.per_client < 1:
+            # The schema checks the server's [hook]; an embedding app passes these directly.
+            raise ValueError(
+                f"hook threads ({settings.threads}) and per_client ({settings.per_client}) "
+                "must each be at least 1"
+            )
         self.function = function
         self.settings = settings
         self._is_async = inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(
             getattr(function, "__call__", None)  # noqa: B004 - an async __call__ on an object
         )
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        # Calls running (timed-out sync ones until their thread returns), in all and by client;
+        # a thread lock, since embedded WSGI apps call from many threads and event loops.
+        self._lock = threading.Lock()
+        self._running = 0
+        self._by_client: dict[str, int] = {}
+        self._busy_log = Throttle()
+        self._retry_after = str(max(1, math.ceil(settings.timeout)))
 
     async def decide(
         self, identity: Identity, request: TokenRequest, context: RequestContext
@@ -146,8 +175,18 @@ class HookDecider:
                 {k: v for k, v in context.headers.items() if k.lower() not in HIDDEN_HEADERS}
             ),
         )
+        client = (
+            f"ip:{context.client_ip}"
+            if identity.method == "none"
+            else f"{identity.method}:{identity.subject}"
+        )
+        self._acquire(client)
+        # Who frees the call's slot: its thread when it ran on one, else this request.
+        on_thread = [False]
         try:
-            verdict = await asyncio.wait_for(self._call(hook_context), self.settings.timeout)
+            verdict = await asyncio.wait_for(
+                self._call(hook_context, client, on_thread), self.settings.timeout
+            )
             return _apply(verdict, request)
         except HttpError:
             raise
@@ -171,14 +210,62 @@ class HookDecider:
             ) from None
         except Exception:
             log.exception("hook %s failed", self.settings.function)
+        finally:
+            if not on_thread[0]:
+                self._release(client)  # a timeout cancels an async hook: it does stop
         raise HttpError(
             403, "hook_error", "the server's custom rule could not decide; the request is refused"
         )
 
-    async def _call(self, hook_context: HookContext) -> object:
+    def _acquire(self, client: str) -> None:
+        """Count a call for ``client``, or refuse it (503 ``hook_busy``) when the hook's
+        threads or the client's share are all taken."""
+        settings = self.settings
+        with self._lock:
+            mine = self._by_client.get(client, 0)
+            full = self._running >= settings.threads
+            if not full and mine < settings.per_client:
+                self._running += 1
+                self._by_client[client] = mine + 1
+                return
+        held = self._busy_log.allow("all" if full else "client")
+        if held is not None:
+            log.warning(
+                "hook %s is busy: %s; refusing with 503 hook_busy",
+                settings.function,
+                f"all {settings.threads} calls running (hook.threads)"
+                if full
+                else f"a client has {settings.per_client} calls running (hook.per_client)",
+                extra={"suppressed": held},
+            )
+        raise HttpError(
+            503,
+            "hook_busy",
+            f"the server's custom rule is busy with other requests; retry in {self._retry_after} s",
+            headers={"Retry-After": self._retry_after},
+        )
+
+    def _release(self, client: str) -> None:
+        with self._lock:
+            self._running -= 1
+            left = self._by_client[client] - 1
+            if left:
+                self._by_client[client] = left
+            else:
+                del self._by_client[client]
+
+    async def _call(self, hook_context: HookContext, client: str, on_thread: list[bool]) -> object:
         if self._is_async:
             return await self.function(hook_context)
-        result = await asyncio.to_thread(self.function, hook_context)
+        if self._executor is None:
+            self._executor = concurrent.futures.ThreadPoolExecutor(
+                max_workers=self.settings.threads, thread_name_prefix="zego-hook"
+            )
+        future = self._executor.submit(self.function, hook_context)
+        # The slot is free when the thread returns, not when the request gives up on it.
+        on_thread[0] = True
+        future.add_done_callback(lambda _: self._release(client))
+        result = await asyncio.wrap_future(future)
         if inspect.isawaitable(result):
             # A sync function that returns a coroutine (a functools.partial of an async one).
             result = await result

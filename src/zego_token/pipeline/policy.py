@@ -73,6 +73,15 @@ class PolicyDecider:
         self.settings = settings or PolicySettings()
         text = self.settings.stream_id_template
         self.template = StreamTemplate.parse(text) if text else None
+        # In this order: the first rule that refuses names the code.
+        self._rules = (
+            self._check_user,
+            self._check_app,
+            self._check_room,
+            self._check_publish,
+            self._check_streams,
+            self._check_ttl,
+        )
 
     async def decide(
         self, identity: Identity, request: TokenRequest, context: RequestContext
@@ -80,26 +89,11 @@ class PolicyDecider:
         return self.decide_now(identity, request)
 
     def decide_now(self, identity: Identity, request: TokenRequest) -> TokenRequest:
-        # Each check runs when it could refuse something (its guard mirrors what it reads), in
-        # the same order; the usual request (no room, no grants) runs only the ID rules.
-        grants = identity.grants
-        settings = self.settings
-        if identity.user_id is not None or settings.zego_id_rules:
-            self._check_user(identity, request)
-        if grants.app_ids is not None:
-            self._check_app(identity, request)
-        if (
-            request.room_id is not None
-            or grants.room_patterns is not None
-            or settings.room_patterns is not None
-        ):
-            self._check_room(identity, request)
-        if request.publish:
-            self._check_publish(identity, request)
-        if request.publish or request.stream_ids is not None:
-            self._check_streams(identity, request)
-        if grants.max_ttl is not None or settings.max_ttl or request.ttl < settings.min_ttl:
-            self._check_ttl(identity, request)
+        # Each rule starts with its own guard (the cheap test of whether it could refuse
+        # anything), so a new rule cannot be added without the test that decides it runs; the
+        # usual request (no room, no grants) passes the guards and runs only the ID rules.
+        for rule in self._rules:
+            rule(identity, request)
         return request
 
     def _check_user(self, identity: Identity, request: TokenRequest) -> None:
@@ -119,6 +113,12 @@ class PolicyDecider:
             )
 
     def _check_room(self, identity: Identity, request: TokenRequest) -> None:
+        if (
+            request.room_id is None
+            and identity.grants.room_patterns is None
+            and self.settings.room_patterns is None
+        ):
+            return
         rules = [
             ("identity", identity.grants.room_patterns),
             ("policy", self.settings.room_patterns),
@@ -157,6 +157,8 @@ class PolicyDecider:
             )
 
     def _check_streams(self, identity: Identity, request: TokenRequest) -> None:
+        if not request.publish and request.stream_ids is None:
+            return
         granted = identity.grants.stream_ids
         template = self.template
         if request.stream_ids is None:
@@ -211,6 +213,13 @@ class PolicyDecider:
         )
 
     def _check_ttl(self, identity: Identity, request: TokenRequest) -> None:
+        settings = self.settings
+        if (
+            identity.grants.max_ttl is None
+            and not settings.max_ttl
+            and request.ttl >= settings.min_ttl
+        ):
+            return
         bounds = [
             ("your sign-in allows", identity.grants.max_ttl),
             ("this server's policy allows", self.settings.max_ttl or None),

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..cli.serve import EXTRAS_HINT, missing_server_modules
+from ..cli.serve import extras_hint, missing_server_modules
 
 
 def main(argv: list[str] | None = None) -> int:
     # Checked before importing the server, as `zego-token serve` does: one line, exit 2.
     if missing_server_modules():
-        print(EXTRAS_HINT, file=sys.stderr)
+        print(extras_hint(), file=sys.stderr)
         return 2
     from .cli import add_serve_arguments, run_serve
 

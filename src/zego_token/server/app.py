@@ -18,8 +18,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..auth.chain import AuthChain
-from ..pipeline.contracts import Identity
-from ..pipeline.core import Identified, TokenPipeline, identified
+from ..pipeline.contracts import Degradable, Identity
+from ..pipeline.core import Identified, TokenPipeline, check_request_target, identified
 from ..pipeline.errors import (
     INTERNAL_ERROR,
     HttpError,
@@ -27,6 +27,7 @@ from ..pipeline.errors import (
     http_error,
     method_not_allowed,
 )
+from ..pipeline.ratelimit import Throttle
 from . import demo, wiring
 from .config import Settings, load_settings
 from .cors import Cors, Header
@@ -80,7 +81,11 @@ class TokenServer:
         self.metrics = metrics or Metrics()
         self.cors = Cors(settings.cors)
         self.auth = AuthChain(wiring.authenticators(settings), on_failure=self.metrics.auth_failure)
-        limits, client_ip = wiring.rate_limits(settings, on_full=self.metrics.rate_limit_full)
+        limits, client_ip = wiring.rate_limits(
+            settings,
+            on_full=self.metrics.rate_limit_full,
+            on_store_event=self.metrics.rate_limit_store_event,
+        )
         self.pipeline: TokenPipeline[Request] = TokenPipeline(
             settings.pipeline_config(),
             identify=self._identify,
@@ -106,6 +111,7 @@ class TokenServer:
             self.routes["/api/debug/inspect"] = Route("/api/debug/inspect", {"POST": self.inspect})
             self._demo_file_route = Route("/demo/{file}", {"GET": self.demo_file})
         self._not_found = Route("(unmatched)", {})
+        self._not_ready_throttle = Throttle()
         # Bound once: the handlers call these per request.
         self._issue = self.pipeline.issue
         self._from_query = self.pipeline.from_query
@@ -165,6 +171,8 @@ class TokenServer:
         if route is None:
             route = self._dynamic_route(req.path)
         try:
+            if req.raw_target is not None:
+                check_request_target(req.raw_target)
             handler = route.methods.get(req.method)
             if handler is None:
                 status, headers, body = self._no_handler(req, route)
@@ -195,7 +203,8 @@ class TokenServer:
     def _record(self, req: Request, route: Route, status: int, start: float) -> None:
         elapsed = time.perf_counter() - start
         self.metrics.observe(route.name, elapsed)
-        if self.log.requests_enabled or status >= 500:
+        # A 503 from /readyz has its own throttled warning (readyz): not an error line each.
+        if self.log.requests_enabled or (status >= 500 and route.name != "/readyz"):
             # The route, not the raw path: an unknown path may carry anything (a pasted key).
             self.log.request(
                 req.method if req.method in _METHODS else "(other)",
@@ -306,13 +315,34 @@ class TokenServer:
         return 200, JSON_HEADERS, b'{"status":"ok"}'
 
     async def readyz(self, req: Request) -> Response:
+        """200 while this process can issue tokens, even degraded (a JWKS down while cached
+        keys verify, Redis down while limits are counted in memory): the body and the
+        ``zego_degraded`` gauge name the degraded parts. 503 only when a part cannot serve
+        at all; that is logged at warning, at most once a second."""
         checks = await self._checks()
+        degraded = self._degraded()
+        self.metrics.degraded({part: part in degraded for part in checks})
         failing = [name for name, ok in checks.items() if not ok]
         if failing:
+            suppressed = self._not_ready_throttle.allow("not_ready")
+            if suppressed is not None:
+                self.log.event("warning", "not ready", failing=failing, suppressed=suppressed)
             raise HttpError(
                 503, "not_ready", f"not ready: {', '.join(failing)} cannot be reached or used"
             )
-        return 200, JSON_HEADERS, json.dumps({"status": "ready", "checks": checks}).encode()
+        body: dict[str, object] = {"status": "degraded" if degraded else "ready", "checks": checks}
+        if degraded:
+            body["degraded"] = degraded
+        return 200, JSON_HEADERS, json.dumps(body).encode()
+
+    def _degraded(self) -> dict[str, str]:
+        found = self.auth.degraded()
+        limits = self.pipeline.rate_limits
+        if limits is not None and isinstance(limits.limiter, Degradable):
+            reason = limits.limiter.degraded()
+            if reason is not None:
+                found["rate_limit"] = reason
+        return found
 
     async def _checks(self) -> dict[str, bool]:
         checks: dict[str, bool] = {}

@@ -85,4 +85,5 @@ def inspect(text: str, apps: Sequence[App]) -> dict[str, Any]:
         "payload": claims.payload,
         "privileges": view["privileges"],
         "kit": view["kit"],
+        "generator": view["generator"],
     }

@@ -77,6 +77,7 @@ class Request:
         "path",
         "preflight_method",
         "query",
+        "raw_target",
         "receive",
         "subject",
         "user_id",
@@ -86,6 +87,9 @@ class Request:
         self.method: str = scope["method"]
         self.path: str = scope["path"]
         self.query: bytes = scope["query_string"]
+        # The path as sent (ASGI's raw_path), checked before routing; RSGI gives only the
+        # decoded path.
+        self.raw_target: bytes | None = scope.get("raw_path")
         self.headers: Any = scope["headers"]  # ASGI's byte pairs, or RSGI's header map
         client = scope.get("client")
         self.client: str = client[0] if client else ""
@@ -121,6 +125,7 @@ class Request:
         req.method = scope.method
         req.path = scope.path
         req.query = scope.query_string.encode("utf-8", "surrogateescape")
+        req.raw_target = None
         headers = scope.headers
         req.headers = headers
         req.client = scope.client.rpartition(":")[0].strip("[]")

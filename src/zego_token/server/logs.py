@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from typing import Any, Literal
 
 from .batching import FlushTimer
+from .granian_workers import WorkerExits
 
 LogLevel = Literal["debug", "info", "warning", "error"]
 LEVELS: dict[str, int] = {"debug": 10, "info": 20, "warning": 30, "error": 40}  # as LogLevel
@@ -107,7 +108,11 @@ class Logger:
         error: str | None,
     ) -> None:
         """One line per request. ``path`` must already be free of query strings."""
-        level = "error" if status >= 500 else "info"
+        level = "info"
+        if status >= 500:
+            # A not-ready answer is an operator's warning (a back end is away), not a failure
+            # of this request; the server logs it once a second besides (app.readyz).
+            level = "warning" if path == "/readyz" else "error"
         if LEVELS[level] < self.level:
             return
         if self.json:
@@ -278,9 +283,12 @@ class LogHandler(logging.Handler):
     ) -> None:
         super().__init__()
         self.logger = Logger(log_level, fmt, secrets=secrets)
+        self._worker_exits = WorkerExits()
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
+            if record.name.startswith("_granian"):
+                self._worker_exits.rewrite(record)
             self.logger.record(record)
         except Exception:
             self.handleError(record)

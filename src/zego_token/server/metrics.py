@@ -27,6 +27,7 @@ class Metrics:
         from prometheus_client import (
             CollectorRegistry,
             Counter,
+            Gauge,
             Histogram,
             disable_created_metrics,
         )
@@ -66,10 +67,26 @@ class Metrics:
             "windows and none has expired.",
             registry=self.registry,
         )
+        self._store_events = Counter(
+            "zego_rate_limit_store_events",
+            "Rate-limit store events: requests decided in memory (local) or refused (refused) "
+            "while Redis was unreachable, windows Redis had lost and this process put back "
+            "(reseeded), and returns of the store (recovered).",
+            ["event"],
+            registry=self.registry,
+        )
+        self._degraded = Gauge(
+            "zego_degraded",
+            "1 while a part (auth.jwt, rate_limit) serves in a degraded way, as /readyz reports.",
+            ["part"],
+            registry=self.registry,
+            multiprocess_mode="livemax",
+        )
         # Pending increments, handed to prometheus_client by flush().
         self._token_counts: dict[tuple[int, str, str], int] = {}
         self._error_counts: dict[str, int] = {}
         self._auth_counts: dict[str, int] = {}
+        self._store_event_counts: dict[str, int] = {}
         self._durations: dict[str, list[float]] = {}  # route -> [count per bucket..., sum]
         self._timer = FlushTimer(FLUSH_SECONDS, self.flush)
 
@@ -101,6 +118,15 @@ class Metrics:
         # Rare and already off the fast path (the request is refused): no batching needed.
         self._limiter_full.inc()
 
+    def rate_limit_store_event(self, event: str) -> None:
+        self._store_event_counts[event] = self._store_event_counts.get(event, 0) + 1
+        self._timer.schedule()
+
+    def degraded(self, parts: dict[str, bool]) -> None:
+        """Set each part's degraded gauge (at each /readyz)."""
+        for part, degraded in parts.items():
+            self._degraded.labels(part).set(1 if degraded else 0)
+
     # -- in batches ---------------------------------------------------------------------------
 
     def flush(self) -> None:
@@ -114,6 +140,9 @@ class Metrics:
         failures, self._auth_counts = self._auth_counts, {}
         for reason, count in failures.items():
             self._auth_failures.labels(reason).inc(count)
+        events, self._store_event_counts = self._store_event_counts, {}
+        for event, count in events.items():
+            self._store_events.labels(event).inc(count)
         durations, self._durations = self._durations, {}
         for route, entry in durations.items():
             child: Any = self._duration.labels(route)

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from .. import __version__
+from ..fingerprint import GENERATORS
 from ..limits import MAX_ROOM_ID_BYTES, MAX_STREAM_ID_BYTES, MAX_USER_ID_BYTES, MAX_USER_NAME_BYTES
 from ..pipeline.errors import ERROR_CODES, Step, codes_for
 from ..pipeline.params import MAX_STREAM_IDS
@@ -197,10 +198,12 @@ def build_openapi(settings: Settings, *, user_id_pattern: str | None = None) -> 
         "/readyz": {
             "get": {
                 "operationId": "readyz",
-                "summary": "Readiness: configuration loaded, back ends (JWKS, Redis) reachable",
+                "summary": "Readiness: this process can issue tokens (maybe degraded)",
                 "responses": {
                     "200": {
-                        "description": "Ready.",
+                        "description": "Ready; `degraded` names the parts serving degraded "
+                        "(a JWKS down while cached keys verify, Redis down while limits are "
+                        "counted in memory).",
                         "content": {"application/json": {"schema": _ref("Ready")}},
                     },
                     **errors("readyz"),
@@ -460,8 +463,9 @@ def _schemas() -> dict[str, Any]:
             "additionalProperties": False,
             "required": ["status", "checks"],
             "properties": {
-                "status": {"const": "ready"},
+                "status": {"enum": ["ready", "degraded"]},
                 "checks": {"type": "object", "additionalProperties": {"type": "boolean"}},
+                "degraded": {"type": "object", "additionalProperties": {"type": "string"}},
             },
         },
         "InspectRequest": {
@@ -487,6 +491,7 @@ def _schemas() -> dict[str, Any]:
                 "payload",
                 "privileges",
                 "kit",
+                "generator",
             ],
             "properties": {
                 "mode": {"enum": ["gcm", "cbc"]},
@@ -518,6 +523,20 @@ def _schemas() -> dict[str, Any]:
                             },
                         },
                     ]
+                },
+                "generator": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["candidates", "evidence"],
+                    "description": "The generators that could have made the token "
+                    "(zego_token.fingerprint), and the traits that say so.",
+                    "properties": {
+                        "candidates": {
+                            "type": "array",
+                            "items": {"enum": list(GENERATORS)},
+                        },
+                        "evidence": {"type": "array", "items": {"type": "string"}},
+                    },
                 },
                 "kit": {
                     "oneOf": [

@@ -1,110 +1,297 @@
 """The Redis rate limiter: fixed windows shared by every worker and instance of the server.
 
-The count is one Lua script (INCR, PEXPIRE on the first hit, PTTL) so concurrent workers and
-instances never race. A pooled connection found dead (Redis restarted) is retried once on a
-fresh connection, so a restart costs no request; if Redis cannot be reached the limiter fails
-closed: requests get 503 ``rate_limit_unavailable`` rather than bypassing the limit, and the log
-says so once a second per cause, with the count of lines held back.
+Each window is one Redis hash with a field per server process (``HINCRBY``, then the sum of the
+fields), counted by one Lua script so concurrent processes never race. Besides Redis, every
+process keeps a shadow: its own hits per key in the current window (bounded, ``ShadowCounts``).
+Redis can forget (a restart without persistence, a failover to a replica that missed the last
+writes): when this process's field comes back lower than its shadow, the script re-seeds the
+field with the difference and counting goes on, so what each process admitted before the loss
+still counts. The field per process is what makes this exact with several processes: each puts
+back its own share, and the sum is again the whole. The hits of a process that died before the
+loss are kept too: the first process to notice the loss puts back, in a field of their own, the
+other processes' hits as it last saw them, and each live process takes its own off that field
+when it puts them back (``_HIT_SCRIPT``).
+
+When Redis cannot be reached (``rate_limit.on_store_failure``):
+
+- ``local`` (the default): each process enforces ``ceil(limit * local_share)`` per key from its
+  shadow (``local_share`` defaults to 1 / server.workers, so one instance's workers together
+  admit about ``limit``; with several instances, set it to 1 / (instances x workers)), and never
+  beyond the window's total as Redis last gave it plus the process's own hits since. The hits
+  counted meanwhile are put back into Redis when it answers again.
+- ``refuse``: 503 ``rate_limit_unavailable`` (fail closed).
+
+With ``local``, after a failure the store is asked again by one request at most every
+``PROBE_SECONDS`` (the others are decided in memory at once instead of each waiting for a
+timeout); with ``refuse`` every request still asks the store, so one slow answer refuses one
+request, not a quarter of a second of them. A log line says so once a second per cause, with the
+count of lines held back, and ``on_event`` counts a metric.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import os
+import secrets
+import time
 from collections.abc import Callable
 from typing import Any
 
 from ..pipeline.contracts import RateDecision, RateLimiter
 from ..pipeline.errors import HttpError
 from ..pipeline.ratelimit import MemoryRateLimiter, RateLimitSettings, Throttle, rate_decision
+from .redis_store import RedisStore
 
 log = logging.getLogger("zego_token.server.ratelimit")
 
+PROBE_SECONDS = 0.25
 
-# KEYS[1]: the counter; ARGV[1]: window in ms. Returns {count, ms until the window closes}.
+# KEYS[1]: the window (a hash: process -> hits). ARGV: [1] this process's field, [2] window in
+# ms, [3] this process's own hits in the window as its shadow knows them (this one included),
+# [4] ms left in the shadow's window, [5] the window's total in the last answer this process
+# had. Returns {total hits, ms until the window closes, this process's hits, hits put back}.
+#
+# When the window was lost, the first process to notice (the key is new: no expiry yet) also
+# keeps, in the field "~lost", the other processes' hits as it last saw them; each process that
+# then puts its own hits back takes them off "~lost". What stays there are the hits of processes
+# that will never put theirs back (killed meanwhile). "~lost" is never more than those, so the
+# count is never raised above what was admitted.
 _HIT_SCRIPT = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-end
+local mine = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+local known = tonumber(ARGV[3])
 local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then
-  -- a counter without expiry (left by a crash between commands elsewhere) would block forever
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  ttl = tonumber(ARGV[1])
+local put_back = 0
+if mine < known then
+  -- Redis lost this window (restart, failover): put back what this process counted
+  put_back = known - mine
+  redis.call('HINCRBY', KEYS[1], ARGV[1], put_back)
+  mine = known
+  if ttl < 0 then
+    local others = tonumber(ARGV[5]) - (known - 1)
+    if others > 0 then
+      redis.call('HSET', KEYS[1], '~lost', others)
+    end
+    ttl = tonumber(ARGV[4])
+    redis.call('PEXPIRE', KEYS[1], ttl)
+  else
+    local lost = tonumber(redis.call('HGET', KEYS[1], '~lost') or '0')
+    if lost > 0 then
+      redis.call('HSET', KEYS[1], '~lost', math.max(0, lost - put_back))
+    end
+  end
 end
-return {count, ttl}
+if ttl < 0 then
+  -- a new window (or one left without expiry by a crash between commands elsewhere)
+  ttl = tonumber(ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], ttl)
+end
+local total = 0
+for _, hits in ipairs(redis.call('HVALS', KEYS[1])) do
+  total = total + tonumber(hits)
+end
+return {total, ttl, mine, put_back}
 """
+
+
+class ShadowCounts:
+    """This process's own hits per key in the current window, at most ``max_keys`` keys.
+
+    A hit counts here once Redis has counted it (the process's field in its answer) or once this
+    process decided it in memory; hits still in flight do not, so concurrent requests arriving
+    at Redis out of order are never mistaken for a loss. A window's end is taken from Redis's
+    answer minus the round trip (the TTL is measured after the request left), so the shadow
+    closes a window no later than Redis does: it never re-seeds a window Redis ended on time."""
+
+    __slots__ = ("_windows", "max_keys")
+
+    def __init__(self, max_keys: int) -> None:
+        # key -> [own hits, window end (monotonic), the window's total in the last answer, own
+        # hits in that answer]
+        self._windows: dict[str, list[float]] = {}
+        self.max_keys = max_keys
+
+    def expected(self, key: str, window: int, now: float) -> tuple[int, float, int]:
+        """What this process's field must at least be after one more hit, the ms left in the
+        window, and the window's total as last seen."""
+        entry = self._windows.get(key)
+        if entry is None or entry[1] <= now:
+            if entry is None and len(self._windows) >= self.max_keys:
+                self._make_room(now)
+            entry = self._windows[key] = [0, now + window, 0, 0]
+        return int(entry[0]) + 1, (entry[1] - now) * 1000, int(entry[2])
+
+    def settle(self, key: str, mine: int, sent_at: float, ttl_ms: float, total: int) -> None:
+        """Take Redis's answer to a hit sent at ``sent_at``: this process's field, the TTL and
+        the window's total."""
+        entry = self._windows.get(key)
+        if entry is None:
+            return
+        if mine >= entry[0]:
+            entry[2], entry[3] = total, mine  # the total that goes with the newest own count
+        entry[0] = max(entry[0], mine)
+        entry[1] = sent_at + ttl_ms / 1000
+
+    def count_here(self, key: str) -> tuple[int, int]:
+        """Count a hit decided in memory (the store unreachable): this process's hits now, and
+        the window's total as far as this process can tell (the last total Redis gave it plus
+        its own hits since)."""
+        entry = self._windows.get(key)
+        if entry is None:
+            return 1, 1
+        entry[0] += 1
+        return int(entry[0]), int(entry[2] + entry[0] - entry[3])
+
+    def _make_room(self, now: float) -> None:
+        self._windows = {k: v for k, v in self._windows.items() if v[1] > now}
+        if len(self._windows) >= self.max_keys:
+            # Every window is open: forget the oldest key (its protection only, not its count
+            # in Redis; a flood of new keys cannot grow memory).
+            del self._windows[next(iter(self._windows))]
+
+    def __len__(self) -> int:
+        return len(self._windows)
 
 
 class RedisRateLimiter:
     """Fixed windows kept in Redis, shared by every worker and instance using the same prefix."""
 
-    def __init__(self, url: str, *, key_prefix: str, timeout: float) -> None:
-        # imported here: the in-memory path needs no Redis
-        import redis.asyncio as redis_asyncio
-        from redis.asyncio.retry import Retry
-        from redis.backoff import NoBackoff
-        from redis.exceptions import ConnectionError as RedisConnectionError
-
-        # A blocking pool queues requests for a connection (up to ``timeout``) instead of
-        # failing them when more requests are in flight than the pool has connections.
-        # After a Redis restart every pooled socket is dead: one retry, at once, on a fresh
-        # connection (redis-py disconnects the failed one first) turns that into no error at
-        # all. Only connection errors are retried: a timeout retried would double the wait.
-        pool = redis_asyncio.BlockingConnectionPool.from_url(
-            url,
-            max_connections=64,
-            timeout=timeout,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
-        )
-        self._redis: Any = redis_asyncio.Redis(connection_pool=pool)
-        self._script = self._redis.register_script(_HIT_SCRIPT)
-        self._prefix = key_prefix
+    def __init__(
+        self,
+        settings: RateLimitSettings,
+        *,
+        local_share: float,
+        on_event: Callable[[str], None] = lambda event: None,
+    ) -> None:
+        self._store = RedisStore(settings)
+        self._script = self._store.client.register_script(_HIT_SCRIPT)
+        self._prefix = settings.key_prefix
+        # Unique per process and per start: a restarted worker's field is a new one, and the
+        # old one still counts until the window closes.
+        self._field = f"{os.getpid()}-{secrets.token_hex(4)}"
+        self._shadow = ShadowCounts(settings.max_keys)
+        self._local = settings.on_store_failure == "local"
+        self._share = local_share
+        self._on_event = on_event
         self._throttle = Throttle()
+        self._probe_at = 0.0  # the store is asked again from then on
+        self._failing: str | None = None  # the cause, while the store is unreachable
+        self.store_kind = self._store.kind
 
     async def hit(self, key: str, limit: int, window: int) -> RateDecision:
         import redis.exceptions
 
+        now = time.monotonic()
+        known, ms_left, last_total = self._shadow.expected(key, window, now)
+        if self._failing is not None and now < self._probe_at and self._local:
+            return self._without_store(self._failing, key, limit, ms_left)
+        self._probe_at = now + PROBE_SECONDS  # one request probes; the others decide at once
         try:
-            count, ttl_ms = await self._script(keys=[self._prefix + key], args=[window * 1000])
+            total, ttl_ms, mine, put_back = await self._script(
+                keys=[self._prefix + key],
+                args=[self._field, window * 1000, known, max(1, int(ms_left)), last_total],
+            )
         except (redis.exceptions.RedisError, OSError) as error:
-            # Fail closed: an outage must not switch rate limiting off.
-            cause = type(error).__name__
-            suppressed = self._throttle.allow(cause)
+            self._failing = type(error).__name__
+            self._probe_at = time.monotonic() + PROBE_SECONDS
+            return self._without_store(self._failing, key, limit, ms_left)
+        if self._failing is not None:
+            self._recovered()
+        if put_back:
+            self._on_event("reseeded")
+            suppressed = self._throttle.allow("reseeded")
             if suppressed is not None:
+                log.warning(
+                    "rate limit store had lost this process's counts (restart or failover); "
+                    "put back %d hits",
+                    int(put_back),
+                    extra={"store": self.store_kind, "suppressed": suppressed},
+                )
+        self._shadow.settle(key, int(mine), now, float(ttl_ms), int(total))
+        return rate_decision(int(total), limit, float(ttl_ms))
+
+    def _recovered(self) -> None:
+        log.warning(
+            "rate limit store answers again",
+            extra={"store": self.store_kind, "after": self._failing},
+        )
+        self._failing = None
+        self._on_event("recovered")
+
+    def _without_store(self, cause: str, key: str, limit: int, ms_left: float) -> RateDecision:
+        """The decision while the store is unreachable: this process's share from its shadow,
+        or the 503 of ``refuse``."""
+        self._on_event("local" if self._local else "refused")
+        suppressed = self._throttle.allow(cause)
+        if suppressed is not None:
+            if self._local:
+                log.warning(
+                    "rate limit store unreachable: %s; counting in memory "
+                    "(this process admits %s of each limit) until it answers",
+                    cause,
+                    f"{self._share:.0%}",
+                    extra={"cause": cause, "suppressed": suppressed, "store": self.store_kind},
+                )
+            else:
                 log.error(
                     "rate limit store unreachable: %s",
                     cause,
-                    extra={"cause": cause, "suppressed": suppressed},
+                    extra={"cause": cause, "suppressed": suppressed, "store": self.store_kind},
                 )
+        if not self._local:
             raise HttpError(
                 503,
                 "rate_limit_unavailable",
                 "the rate-limit store is unreachable; try again shortly",
                 headers={"Retry-After": "1"},
-            ) from None
-        return rate_decision(int(count), limit, float(ttl_ms))
+            )
+        hits, total = self._shadow.count_here(key)
+        if total > limit:
+            # the window was already full when Redis went away: nothing left to share
+            return rate_decision(total, limit, ms_left)
+        return rate_decision(hits, max(1, math.ceil(limit * self._share)), ms_left)
 
     async def ready(self) -> bool:
+        """True while requests can be decided: the store answers, or ``local`` stands in."""
+        import redis.exceptions
+
         try:
-            return bool(await self._redis.ping())
-        except Exception:
-            return False
+            answered = bool(await self._store.client.ping())
+        except (redis.exceptions.RedisError, OSError) as error:
+            if self._failing is None:
+                self._failing = type(error).__name__
+                self._probe_at = time.monotonic() + PROBE_SECONDS
+            return self._local
+        if answered and self._failing is not None:
+            self._recovered()
+        return answered or self._local
+
+    def degraded(self) -> str | None:
+        """Why this limiter runs degraded now (the store unreachable), or None."""
+        if self._failing is None:
+            return None
+        return f"the rate-limit store ({self.store_kind}) is unreachable ({self._failing}); " + (
+            "limits are enforced in memory, per process"
+            if self._local
+            else "token requests get 503 rate_limit_unavailable"
+        )
 
     async def close(self) -> None:
-        await self._redis.aclose()
-        await self._redis.connection_pool.disconnect()
+        await self._store.close()
 
 
 def build_rate_limiter(
-    settings: RateLimitSettings, *, on_full: Callable[[], None] | None = None
+    settings: RateLimitSettings,
+    *,
+    workers: int = 1,
+    on_full: Callable[[], None] | None = None,
+    on_event: Callable[[str], None] | None = None,
 ) -> RateLimiter:
     """The limiter for ``settings``; ``on_full`` is called for each request the in-memory
-    limiter refuses at its ``max_keys`` cap (a metric)."""
-    if settings.redis_url:
-        return RedisRateLimiter(
-            settings.redis_url, key_prefix=settings.key_prefix, timeout=settings.redis_timeout
-        )
+    limiter refuses at its ``max_keys`` cap, ``on_event`` for each store event ("local",
+    "refused", "recovered", "reseeded") (metrics)."""
+    if settings.redis_url or settings.sentinels:
+        share = settings.local_share or 1 / max(1, workers)
+        extra: dict[str, Any] = {} if on_event is None else {"on_event": on_event}
+        return RedisRateLimiter(settings, local_share=share, **extra)
     return MemoryRateLimiter(max_keys=settings.max_keys, on_full=on_full)

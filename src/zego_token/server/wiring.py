@@ -29,7 +29,10 @@ def deciders(settings: Settings) -> list[Decider]:
 
 
 def rate_limits(
-    settings: Settings, *, on_full: Callable[[], None] | None = None
+    settings: Settings,
+    *,
+    on_full: Callable[[], None] | None = None,
+    on_store_event: Callable[[str], None] | None = None,
 ) -> tuple[RateLimits | None, ClientIp | None]:
     """The configured limits (None when off), and how to find the client's IP: the peer,
     unless it is a trusted proxy, whose X-Forwarded-For is then read."""
@@ -47,7 +50,12 @@ def rate_limits(
         return None, find_ip
     return (
         RateLimits(
-            build_rate_limiter(limits, on_full=on_full),
+            build_rate_limiter(
+                limits,
+                workers=settings.server.workers,
+                on_full=on_full,
+                on_event=on_store_event,
+            ),
             per_ip=limits.per_ip,
             per_identity=limits.per_identity,
             window=limits.window,
