@@ -1,12 +1,12 @@
 """Start the token servers the benchmarks compare, on loopback, and look inside them.
 
-All run with the same auth (API key, or an HS256 JWT) on the same AppID and ServerSecret, one
-worker per core unless told otherwise: ours (``zego-token serve``: metrics on, in-memory rate
-limits set too high to trigger, production log level), the bare Node.js cluster in
-``node_server.js`` (API key only) and the fastify cluster in ``fastify/server.js`` (pino access
-log, @fastify/rate-limit per IP and per key, prom-client, schema validation; its npm packages
-are installed here on first use). Before any load, each must answer a real request with a
-token this library decodes.
+All run with the same auth (API key, or JWTs: HS256, RS256 with a PEM key or from a JWKS) on
+the same AppID and ServerSecret, one worker per core unless told otherwise: ours (``zego-token
+serve``: metrics on, in-memory rate limits set too high to trigger, production log level), the
+bare Node.js cluster in ``node_server.js`` (API key only) and the fastify cluster in
+``fastify/server.js`` (pino access log, @fastify/rate-limit per IP and per key, prom-client,
+schema validation; its npm packages are installed here on first use). Before any load, each
+must answer a real request with a token this library decodes.
 """
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
+
+import jwt_tokens
 
 from zego_token import decode_token04
 
@@ -42,8 +45,23 @@ START_TIMEOUT = 30.0
 # refuses one.
 RATE_LIMIT = 1_000_000_000
 FASTIFY_DIR = BENCH_DIR / "fastify"
-JWT_ISSUER = "https://idp.bench.invalid/"
-JWT_AUDIENCE = "zego-token-bench"
+JWT_ISSUER = jwt_tokens.ISSUER
+JWT_AUDIENCE = jwt_tokens.AUDIENCE
+
+
+@dataclass(frozen=True)
+class JwtAuth:
+    """JWT auth for both servers: ``kind`` is one of jwt_tokens.KINDS; ``jwks_url`` serves the
+    public key for ``jwt-rs256-jwks``; ``sample`` is one (userID, token) of the load's list."""
+
+    kind: str
+    keys: jwt_tokens.JwtKeys
+    sample: tuple[str, str]
+    jwks_url: str = ""
+
+    @property
+    def algorithm(self) -> str:
+        return "HS256" if self.kind == "jwt-hs256" else "RS256"
 
 
 @dataclass
@@ -84,35 +102,26 @@ def free_port() -> int:
         return port
 
 
-def new_jwt_secret() -> str:
-    return secrets.token_urlsafe(48)
-
-
-def new_jwt(jwt_secret: str) -> str:
-    """An HS256 JWT for USER_ID, valid for the whole run, accepted by both JWT servers."""
-    import jwt  # PyJWT, from the server extra
-
-    now = int(time.time())
-    claims = {"sub": USER_ID, "iss": JWT_ISSUER, "aud": JWT_AUDIENCE, "iat": now}
-    claims["exp"] = now + 6 * 3600
-    return jwt.encode(claims, jwt_secret, algorithm="HS256")
-
-
-def ours_config(api_key: str, auth: str = "api_key") -> str:
+def ours_config(api_key: str, jwt: JwtAuth | None = None) -> str:
     """The TOML for our server (keys in docs/configuration.md): API-key auth with the key's
-    SHA-256 (or HS256 JWTs checked for issuer, audience and expiry), both in-memory rate limits
-    on but out of reach, JSON logs at the production level. Metrics need no key: /metrics is
-    always served."""
-    if auth == "jwt":
+    SHA-256 (or JWTs checked for signature, issuer, audience and times, 30 s of leeway: the
+    defaults), both in-memory rate limits on but out of reach, JSON logs at the production
+    level. Metrics need no key: /metrics is always served."""
+    if jwt is not None:
+        source = {
+            "jwt-hs256": 'secret_env = "BENCH_JWT_SECRET"',
+            "jwt-rs256": f'public_key_file = "{jwt.keys.public_pem}"',
+            "jwt-rs256-jwks": f'jwks_url = "{jwt.jwks_url}"',
+        }[jwt.kind]
         section = f"""\
 [auth]
 modes = ["jwt"]
 
 [auth.jwt]
-algorithms = ["HS256"]
+algorithms = ["{jwt.algorithm}"]
 issuer = "{JWT_ISSUER}"
 audience = ["{JWT_AUDIENCE}"]
-secret_env = "BENCH_JWT_SECRET"
+{source}
 """
     else:
         section = f"""\
@@ -144,14 +153,14 @@ def run_ours(
     workdir: Path,
     api_key: str,
     *,
-    jwt_secret: str | None = None,
+    jwt: JwtAuth | None = None,
     executable: Path | None = None,
     name: str = "zego-token",
 ) -> Iterator[Server]:
-    """Ours with API-key auth, or with HS256 JWT auth when ``jwt_secret`` is given;
-    ``executable`` runs another installation (an earlier version, for a before/after run)."""
+    """Ours with API-key auth, or with JWT auth when ``jwt`` is given; ``executable`` runs
+    another installation (an earlier version, for a before/after run)."""
     config = workdir / f"{name}.toml"
-    config.write_text(ours_config(api_key, "jwt" if jwt_secret else "api_key"))
+    config.write_text(ours_config(api_key, jwt))
     port = free_port()
     command = [
         str(executable or Path(sys.executable).parent / "zego-token"),
@@ -166,13 +175,13 @@ def run_ours(
         str(workers),
     ]
     env = {**os.environ, "ZEGO_APP_ID": str(APP_ID), "ZEGO_SERVER_SECRET": SECRET}
-    if jwt_secret:
-        env["BENCH_JWT_SECRET"] = jwt_secret
+    if jwt is not None and jwt.kind == "jwt-hs256":
+        env["BENCH_JWT_SECRET"] = jwt.keys.secret
     log = workdir / f"{name}.log"
     with _started(name, command, env, log) as process:
         server = Server(name, process, f"http://127.0.0.1:{port}", log)
         _wait_until(server, lambda: _status(server.base_url + "/healthz") == 200)
-        _check_token(server, new_jwt(jwt_secret) if jwt_secret else api_key)
+        _check_auth(server, api_key, jwt)
         yield server
 
 
@@ -186,16 +195,22 @@ def run_node(workers: int, workdir: Path, api_key: str) -> Iterator[Server]:
 
 @contextlib.contextmanager
 def run_fastify(
-    workers: int, workdir: Path, api_key: str, *, jwt_secret: str | None = None
+    workers: int, workdir: Path, api_key: str, *, jwt: JwtAuth | None = None
 ) -> Iterator[Server]:
-    """The fastify cluster, with API-key auth or (``jwt_secret``) HS256 JWTs via @fastify/jwt."""
+    """The fastify cluster, with API-key auth or (``jwt``) JWTs via @fastify/jwt."""
     install_fastify()
     env = {"API_KEY_SHA256": key_hash(api_key), "RATE_LIMIT": str(RATE_LIMIT)}
-    if jwt_secret:
-        env.update(AUTH="jwt", JWT_SECRET=jwt_secret)
+    if jwt is not None:
+        env.update(AUTH="jwt", JWT_ALGORITHM=jwt.algorithm)
         env.update(JWT_ISSUER=JWT_ISSUER, JWT_AUDIENCE=JWT_AUDIENCE)
+        if jwt.kind == "jwt-hs256":
+            env["JWT_SECRET"] = jwt.keys.secret
+        elif jwt.kind == "jwt-rs256":
+            env["JWT_PUBLIC_KEY_FILE"] = str(jwt.keys.public_pem)
+        else:
+            env["JWKS_URL"] = jwt.jwks_url
     with _run_node_cluster("fastify", FASTIFY_DIR / "server.js", workers, workdir, env) as server:
-        _check_token(server, new_jwt(jwt_secret) if jwt_secret else api_key)
+        _check_auth(server, api_key, jwt)
         yield server
 
 
@@ -302,14 +317,24 @@ def _status(url: str) -> int:
         return 0
 
 
-def _check_token(server: Server, credential: str) -> None:
+def _check_auth(server: Server, api_key: str, jwt: JwtAuth | None) -> None:
+    if jwt is None:
+        _check_token(server, api_key)
+    else:
+        _check_token(server, jwt.sample[1], jwt.sample[0])
+        # and a JWT for another user than the userID asked for is refused
+        status, _ = get(server.base_url + TOKEN_PATH, jwt.sample[1])
+        if status != 403:
+            raise RuntimeError(f"{server.name} answered {status}, not 403, to another user's JWT")
+
+
+def _check_token(server: Server, credential: str, user_id: str = USER_ID) -> None:
     """Every server must answer the benchmarked request with a token that decodes right."""
-    request = urllib.request.Request(
-        server.token_url, headers={"Authorization": f"Bearer {credential}"}
-    )
+    url = f"{server.base_url}/api/token?userID={quote(user_id)}&expired_ts={TTL}"
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {credential}"})
     with urllib.request.urlopen(request, timeout=5) as response:
         body = json.loads(response.read())
-    claims = decode_token04(body["token"], SECRET, app_id=APP_ID, user_id=USER_ID)
+    claims = decode_token04(body["token"], SECRET, app_id=APP_ID, user_id=user_id)
     if claims.mode != "gcm" or body["expire"] != claims.expire:
         raise RuntimeError(f"{server.name} answered a token that is not the benchmarked one")
 

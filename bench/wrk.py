@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 _UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 _LATENCY = re.compile(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s|m)\s*$", re.MULTILINE)
@@ -59,8 +60,10 @@ def run(
     connections: int = 64,
     threads: int = 2,
     headers: dict[str, str] | None = None,
+    script: tuple[Path, list[str]] | None = None,
 ) -> WrkResult:
-    """One closed-loop wrk run: ``connections`` keep-alive connections as fast as answered."""
+    """One closed-loop wrk run: ``connections`` keep-alive connections as fast as answered;
+    ``script`` is a Lua file and its arguments (after ``--``) that make the requests."""
     binary = shutil.which("wrk")
     if binary is None:
         raise WrkError("wrk is not installed: apt-get install wrk (scripts/bootstrap does it)")
@@ -75,7 +78,11 @@ def run(
     ]
     for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]
+    if script is not None:
+        command += ["-s", str(script[0])]
     command.append(url)
+    if script is not None:
+        command += ["--", *script[1]]
     done = subprocess.run(
         command, capture_output=True, text=True, timeout=seconds + 60, check=False
     )

@@ -43,6 +43,7 @@ APACHE_2_SHA256 = "cfc7749b96f63bd31c3c42b5c471bf756814053e847c10f3eb003417bc523
 # service, a tool or a file that only the full suite on the main Python has.
 NOT_PORTABLE = {
     "tests/test_auth_jwt.py": "server internals, a test identity provider",
+    "tests/test_auth_jwt_verify.py": "server internals, the test identity provider's helpers",
     "tests/test_bench_references.py": "bench/ scripts and the official generators' dev packages",
     "tests/test_bench_smoke.py": "bench/ scripts and the reference generator's dev packages",
     "tests/test_deploy_manifests.py": "deploy/ files and pyyaml",

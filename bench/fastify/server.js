@@ -8,8 +8,13 @@
 //     for ours), in the plugin's in-memory store;
 //   - prom-client: a request counter and a latency histogram, served on /metrics;
 //   - auth: the same API-key check as bench/node_server.js (SHA-256 of the Bearer key,
-//     timingSafeEqual), or with AUTH=jwt an HS256 JWT verified by @fastify/jwt (signature,
-//     issuer, audience, expiry; a userID other than its "sub" is 403, as in ours);
+//     timingSafeEqual), or with AUTH=jwt a JWT verified by @fastify/jwt (fast-jwt) with the
+//     checks ours makes: the one configured algorithm (JWT_ALGORITHM, HS256 or RS256), the
+//     signature with a shared secret, a PEM public key or a JWKS key picked by kid (get-jwks,
+//     fastify's JWKS helper), issuer, audience, exp and nbf with 30 s of leeway (fast-jwt's
+//     clockTolerance is in milliseconds), exp/iss/aud/sub required, sub a string, and an iat
+//     in the future refused (fast-jwt accepts one unless told); a userID other than its
+//     "sub" is 403, as in ours. fast-jwt's verified-token cache stays off, as ours has none;
 //   - JSON-schema validation of userID (1..64 characters, then 64 UTF-8 bytes) and
 //     expired_ts (integer 1..86400, default 3600);
 //   - a Token04 GCM token made with Node's crypto from the format facts in
@@ -18,8 +23,9 @@
 // bench/servers.py (or scripts/bootstrap) with `npm install`, never vendored.
 //
 // Environment: ZEGO_APP_ID, ZEGO_SERVER_SECRET (32 characters), API_KEY_SHA256 (hex) or with
-// AUTH=jwt JWT_SECRET, JWT_ISSUER, JWT_AUDIENCE; RATE_LIMIT (default 1e9 per minute); HOST, PORT (0: any free port),
-// WORKERS. Prints "listening http://HOST:PORT" once every worker is accepting.
+// AUTH=jwt JWT_ALGORITHM, JWT_ISSUER, JWT_AUDIENCE and one of JWT_SECRET (HS256),
+// JWT_PUBLIC_KEY_FILE or JWKS_URL (RS256); RATE_LIMIT (default 1e9 per minute); HOST, PORT
+// (0: any free port), WORKERS. Prints "listening http://HOST:PORT" once every worker is accepting.
 "use strict";
 
 const cluster = require("node:cluster");
@@ -44,18 +50,40 @@ const appId = Number(process.env.ZEGO_APP_ID);
 const secret = process.env.ZEGO_SERVER_SECRET || "";
 const keyHashHex = process.env.API_KEY_SHA256 || "";
 const jwtSecret = process.env.JWT_SECRET || "";
+const jwtAlgorithm = process.env.JWT_ALGORITHM || "HS256";
+const jwtPublicKeyFile = process.env.JWT_PUBLIC_KEY_FILE || "";
+const jwksUrl = process.env.JWKS_URL || "";
+const LEEWAY_MS = 30000;
 if (!Number.isInteger(appId) || appId <= 0) fail("set ZEGO_APP_ID to a positive integer");
 if (secret.length !== 32) fail("set ZEGO_SERVER_SECRET to the 32-character ServerSecret");
 if (AUTH === "api_key" && !/^[0-9a-f]{64}$/.test(keyHashHex)) {
   fail("set API_KEY_SHA256 to a SHA-256 hex digest");
 }
-if (AUTH === "jwt" && jwtSecret.length < 32) fail("set JWT_SECRET (at least 32 characters)");
+if (AUTH === "jwt" && jwtAlgorithm === "HS256" && jwtSecret.length < 32) {
+  fail("set JWT_SECRET (at least 32 characters)");
+}
+if (AUTH === "jwt" && jwtAlgorithm === "RS256" && !jwtPublicKeyFile && !jwksUrl) {
+  fail("set JWT_PUBLIC_KEY_FILE or JWKS_URL for RS256");
+}
 if (AUTH !== "api_key" && AUTH !== "jwt") fail('set AUTH to "api_key" or "jwt"');
 
 if (cluster.isPrimary) {
   runPrimary("fastify_server", WORKERS, HOST);
 } else {
   startWorker().catch((error) => fail(error.stack || String(error)));
+}
+
+// The verification key: the shared secret, the PEM public key, or for a JWKS a function that
+// picks the key by the token's kid (get-jwks fetches and caches the JWKS, as ours does).
+function jwtKey() {
+  if (jwtAlgorithm === "HS256") return jwtSecret;
+  if (jwtPublicKeyFile) {
+    return { public: require("node:fs").readFileSync(jwtPublicKeyFile, "utf8") };
+  }
+  const url = new URL(jwksUrl);
+  const getJwks = require("get-jwks")({ jwksPath: url.pathname, providerDiscovery: false });
+  return (request, token) =>
+    getJwks.getPublicKey({ domain: url.origin, kid: token.header.kid, alg: token.header.alg });
 }
 
 function makeToken(key, userId, ttl) {
@@ -129,18 +157,24 @@ async function startWorker() {
   let authenticate;
   if (AUTH === "jwt") {
     await app.register(require("@fastify/jwt"), {
-      secret: jwtSecret,
+      secret: jwtKey(),
+      decode: { complete: true },
       verify: {
-        algorithms: ["HS256"],
+        algorithms: [jwtAlgorithm],
         allowedIss: process.env.JWT_ISSUER,
         allowedAud: process.env.JWT_AUDIENCE,
-        clockTolerance: 30,
+        clockTolerance: LEEWAY_MS,
+        requiredClaims: ["exp", "iss", "aud", "sub"],
       },
     });
     authenticate = async (request, reply) => {
       try {
         const claims = await request.jwtVerify();
-        request.identity = String(claims.sub);
+        if (typeof claims.iat === "number" && claims.iat * 1000 > Date.now() + LEEWAY_MS) {
+          throw new Error("iat in the future");
+        }
+        if (typeof claims.sub !== "string" || claims.sub === "") throw new Error("bad sub");
+        request.identity = claims.sub;
       } catch {
         return error(reply, 401, "unauthorized", "send Authorization: Bearer <JWT>");
       }

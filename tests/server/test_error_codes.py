@@ -22,8 +22,13 @@ ENV = {"ZEGO_APP_ID": "1234567", "ZEGO_SERVER_SECRET": SECRET}
 # Helpers that build an HttpError from a code they are given: (name, index of the code argument,
 # its default). A call to HttpError with a computed code anywhere else fails the scan below, so
 # a new helper cannot hide its codes from it.
-HELPERS = {"_deny": (0, None), "_refuse": (0, None), "bad": (1, "invalid_parameter")}
-COMPUTED_CODE_ALLOWED_IN = {"_deny", "_refuse", "bad", "authenticate"}
+HELPERS = {
+    "_deny": (0, None),
+    "_refuse": (0, None),
+    "refuse": (0, None),
+    "bad": (1, "invalid_parameter"),
+}
+COMPUTED_CODE_ALLOWED_IN = {"_deny", "_refuse", "refuse", "bad", "authenticate"}
 
 
 def _name(node: ast.expr) -> str:

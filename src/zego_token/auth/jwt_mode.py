@@ -1,16 +1,14 @@
 """The ``jwt`` authentication mode: the caller holds the business app's session JWT.
 
-Verification and key parsing are PyJWT's; this module only chooses the key (shared secret, PEM
-public key or a JWKS key from ``jwks.JwksCache``), turns each refusal into a distinct 401 code
-(503 while the JWKS is unreachable), and reads the ZEGO user ID and the grants out of the claims.
+This module chooses the key (shared secret, PEM public key or a JWKS key from
+``jwks.JwksCache``), prepared once per key; ``jwt_verify`` reads the token once and checks its
+signature (PyJWT's algorithms, in C) and claims, each refusal with a distinct 401 code (503 while
+the JWKS is unreachable); then this module reads the ZEGO user ID and the grants out of the claims.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -25,6 +23,7 @@ from ..pipeline.contracts import Grants, Identity, RequestContext
 from ..pipeline.errors import HttpError
 from ..pipeline.schema import ConfigError
 from .jwks import JwksCache, JwksUnavailable
+from .jwt_verify import ClaimRules, VerifyingKey, check_signature, jwt_shaped, read, refuse
 from .settings import JwtSettings
 
 SECTION = JwtSettings.SECTION
@@ -33,9 +32,6 @@ SECTION = JwtSettings.SECTION
 _HMAC_MIN_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
 # The JWK key type each public-key algorithm needs; a JWKS key of another type never applies.
 _KEY_TYPES = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
-# Three base64url parts; the signature may be empty (that is how `alg: none` tokens look, and
-# they must be recognised to be refused by name rather than handed to the next mode).
-_JWT_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 
 
 def bearer_jwt(authorization: str | None) -> str | None:
@@ -44,37 +40,12 @@ def bearer_jwt(authorization: str | None) -> str | None:
         return None
     scheme, _, credential = authorization.strip().partition(" ")
     credential = credential.strip()
-    if scheme.lower() != "bearer" or _JWT_SHAPE.fullmatch(credential) is None:
+    if scheme.lower() != "bearer" or not jwt_shaped(credential):
         return None
     return credential
 
 
-def _unverified_header(token: str) -> dict[str, Any]:
-    """The header of a JWT of the right shape (``bearer_jwt``), once its header and claims
-    are known to be base64url JSON objects: what choosing the key needs; raises ValueError
-    otherwise. PyJWT then verifies the whole token, its strict base64 rules included. Asking
-    PyJWT for the header and then the unverified claims parsed the token twice more than the
-    verification does: ~40 % of the JWT mode's time (docs/benchmarks.md)."""
-    head, claims, _ = token.split(".")
-    header = _json_object(head)
-    _json_object(claims)
-    kid = header.get("kid")
-    if kid is not None and not isinstance(kid, str):
-        raise ValueError("kid must be a string")  # as PyJWT's header check says
-    return header
-
-
-def _json_object(segment: str) -> dict[str, Any]:
-    data = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    if not isinstance(data, dict):
-        raise ValueError("not a JSON object")
-    return data
-
-
-def _refuse(code: str, message: str) -> HttpError:
-    return HttpError(
-        401, code, message, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
-    )
+_refuse = refuse
 
 
 class JwksKeys:
@@ -85,10 +56,10 @@ class JwksKeys:
         self.cache = JwksCache(
             url, lifespan=lifespan, refresh_interval=refresh_interval, timeout=timeout
         )
-        self._parsed: dict[tuple[str, str], jwt.PyJWK] = {}
+        self._parsed: dict[tuple[str, str], VerifyingKey] = {}
         self._generation = 0
 
-    async def key(self, kid: str, algorithm: str) -> jwt.PyJWK:
+    async def key(self, kid: str, algorithm: str) -> VerifyingKey:
         try:
             data = await self.cache.lookup(kid)
         except JwksUnavailable as unavailable:
@@ -104,7 +75,7 @@ class JwksKeys:
             raise _refuse("token_unknown_kid", f"no signing key with kid {kid!r} in the JWKS")
         return self._parse(kid, algorithm, data)
 
-    def _parse(self, kid: str, algorithm: str, data: dict[str, Any]) -> jwt.PyJWK:
+    def _parse(self, kid: str, algorithm: str, data: dict[str, Any]) -> VerifyingKey:
         key_type = _KEY_TYPES.get(algorithm[:2])
         if data.get("kty") != key_type or data.get("alg", algorithm) != algorithm:
             raise _refuse(
@@ -117,7 +88,7 @@ class JwksKeys:
         parsed = self._parsed.get((kid, algorithm))
         if parsed is None:
             try:
-                parsed = jwt.PyJWK(data, algorithm)
+                parsed = VerifyingKey.prepare(algorithm, jwt.PyJWK(data, algorithm).key)
             except jwt.PyJWTError:
                 raise _refuse(
                     "token_unknown_kid", f"the JWKS key {kid!r} is not a usable key"
@@ -135,7 +106,7 @@ class JwtAuthenticator:
     def __init__(self, settings: JwtSettings) -> None:
         self.settings = settings
         self._algorithms = frozenset(settings.algorithms)
-        self._static_key: Any = None
+        self._static_keys: dict[str, VerifyingKey] = {}
         self._jwks: JwksKeys | None = None
         if settings.jwks_url:
             self._jwks = JwksKeys(
@@ -144,12 +115,18 @@ class JwtAuthenticator:
                 refresh_interval=settings.jwks_refresh_interval,
                 timeout=settings.jwks_timeout,
             )
-        elif settings.public_key_file:
-            self._static_key = _load_public_key(settings.public_key_file, settings.algorithms)
         else:
-            self._static_key = _load_secret(settings)
-        required = ["exp", "iss", "aud", settings.user_id_claim]
-        self._options: Any = {"require": required}
+            if settings.public_key_file:
+                key = _load_public_key(settings.public_key_file, settings.algorithms)
+            else:
+                key = _load_secret(settings)
+            self._static_keys = _prepared(key, settings)
+        self._rules = ClaimRules(
+            issuer=settings.issuer,
+            audience=frozenset(settings.audience),
+            required=(settings.user_id_claim,),
+            leeway=settings.leeway,
+        )
         self._degraded: str | None = None
 
     async def ready(self) -> bool:
@@ -182,73 +159,26 @@ class JwtAuthenticator:
                 f"the JWT is {len(token)} bytes; this server accepts at most "
                 f"{self.settings.max_token_bytes}",
             )
-        try:
-            # Reading the claims before choosing a key gives a garbled payload its own code
-            # instead of whatever the key lookup would say; nothing here is trusted yet.
-            header = _unverified_header(token)
-        except (ValueError, RecursionError):
-            raise _refuse(
-                "token_malformed", "the bearer credential is not a readable JWT"
-            ) from None
-        algorithm = header.get("alg")
+        # Read once, nothing trusted yet: a garbled token gets its own code before any key
+        # lookup, and the header says which key to check the signature with.
+        unverified = read(token)
+        algorithm = unverified.header.get("alg")
         if not isinstance(algorithm, str) or algorithm not in self._algorithms:
             raise _refuse(
                 "token_algorithm_not_allowed",
                 f"JWT algorithm {str(algorithm)[:16]!r} is not allowed; this server accepts "
                 f"{', '.join(self.settings.algorithms)}",
             )
-        key: Any = self._static_key
-        if self._jwks is not None:
-            kid = header.get("kid")
+        if self._jwks is None:
+            key = self._static_keys[algorithm]
+        else:
+            kid = unverified.header.get("kid")
             if not isinstance(kid, str) or not kid:
                 raise _refuse("token_unknown_kid", "the JWT header has no kid to pick a JWKS key")
             key = await self._jwks.key(kid, algorithm)
-        claims = self._verify(token, key, algorithm)
-        return self._identity(claims)
-
-    def _verify(self, token: str, key: Any, algorithm: str) -> dict[str, Any]:
-        settings = self.settings
-        try:
-            return jwt.decode(
-                token,
-                key,
-                algorithms=[algorithm],
-                audience=list(settings.audiences),
-                issuer=settings.issuer,
-                leeway=settings.leeway,
-                options=self._options,
-            )
-        except jwt.ExpiredSignatureError:
-            raise _refuse("token_expired", "the JWT has expired (exp); sign in again") from None
-        except jwt.ImmatureSignatureError:
-            raise _refuse(
-                "token_not_yet_valid", "the JWT is not valid yet (nbf/iat in the future)"
-            ) from None
-        except jwt.InvalidAudienceError:
-            raise _refuse(
-                "token_wrong_audience", "the JWT's aud is not this server's audience"
-            ) from None
-        except jwt.InvalidIssuerError:
-            raise _refuse(
-                "token_wrong_issuer", "the JWT's iss is not the configured issuer"
-            ) from None
-        except jwt.MissingRequiredClaimError as error:
-            raise _refuse(
-                "token_missing_claim", f"the JWT lacks the required claim {error.claim!r}"
-            ) from None
-        except jwt.InvalidSignatureError:
-            raise _refuse("token_bad_signature", "the JWT signature does not verify") from None
-        except jwt.InvalidAlgorithmError:
-            raise _refuse(
-                "token_algorithm_not_allowed", "the JWT algorithm does not fit the key"
-            ) from None
-        except (jwt.InvalidKeyError, jwt.PyJWKError):
-            raise _refuse(
-                "token_bad_signature", "the JWT was not signed with a usable key"
-            ) from None
-        except jwt.PyJWTError:
-            # DecodeError and the claim-format errors (a non-numeric exp, a non-string iss).
-            raise _refuse("token_malformed", "the JWT's header or claims are malformed") from None
+        check_signature(unverified, key)
+        self._rules.check(unverified.claims)
+        return self._identity(unverified.claims)
 
     def _identity(self, claims: dict[str, Any]) -> Identity:
         settings = self.settings
@@ -340,6 +270,25 @@ def _load_secret(settings: JwtSettings) -> bytes:
             f"least {needed} (generate one with: openssl rand -base64 {needed})",
         )
     return secret
+
+
+def _prepared(key: Any, settings: JwtSettings) -> dict[str, VerifyingKey]:
+    """The key prepared once for each configured algorithm, by the algorithm's own checks."""
+    try:
+        return {a: VerifyingKey.prepare(a, key) for a in settings.algorithms}
+    except jwt.PyJWTError:
+        if settings.public_key_file:
+            raise ConfigError(
+                f"{SECTION}.public_key_file",
+                f"the key cannot verify {'/'.join(settings.algorithms)} signatures",
+            ) from None
+        # PyJWT refuses an HMAC secret that is a PEM, SSH or DER key: with a public key as the
+        # secret, anyone holding the public key could sign tokens.
+        raise ConfigError(
+            f"{SECTION}.{'secret_file' if settings.secret_file else 'secret_env'}",
+            "the HMAC secret looks like a public or private key; use random bytes "
+            "(generate one with: openssl rand -base64 64)",
+        ) from None
 
 
 def _load_public_key(path: str, algorithms: tuple[str, ...]) -> Any:
