@@ -26,7 +26,7 @@ from collections.abc import (
     Iterator,
     Mapping,
 )
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypedDict, TypeVar
 
 from ..issuer import TokenIssuer
 from ..pipeline.config import App, PipelineConfig, TokenSettings
@@ -49,6 +49,9 @@ from ..pipeline.errors import INTERNAL_ERROR, error_body, http_error, method_not
 from ..pipeline.hooks import HookDecider, HookFunction, HookSettings
 from ..pipeline.policy import PolicyDecider, PolicySettings
 
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
 log = logging.getLogger("zego_token.integrations")
 
 R = TypeVar("R")  # the framework's request type
@@ -63,6 +66,19 @@ ENDPOINTS: dict[str, TokenKind] = {"token": "token", "kit-token": "kit"}
 #: rather than the framework's own page. OPTIONS and HEAD stay with the framework (CORS).
 ROUTED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _ALLOW = "GET, POST"
+
+
+class EndpointOptions(TypedDict, total=False):
+    """What the three framework factories (``token_router``, ``token_blueprint``,
+    ``token_urlpatterns``) take besides the issuer and ``authorize``: one type for all three,
+    whose defaults are written once, in ``TokenEndpoint``."""
+
+    policy: PolicySettings | Mapping[str, object] | None
+    hook: HookFunction | None
+    hook_timeout: float
+    hook_threads: int
+    hook_per_client: int
+    max_body_bytes: int
 
 
 class Reply(NamedTuple):
@@ -142,6 +158,9 @@ def _identified(call: Call) -> tuple[Identity, str]:
     return identified(identity)
 
 
+_OPTION_NAMES = ", ".join(EndpointOptions.__annotations__)
+
+
 class TokenEndpoint(Generic[R]):
     """The ``/token`` and ``/kit-token`` endpoints for one ``TokenIssuer``.
 
@@ -153,17 +172,14 @@ class TokenEndpoint(Generic[R]):
     """
 
     def __init__(
-        self,
-        issuer: TokenIssuer,
-        authorize: Authorize[R],
-        *,
-        policy: PolicySettings | Mapping[str, object] | None = None,
-        hook: HookFunction | None = None,
-        hook_timeout: float = 2.0,
-        hook_threads: int = 8,
-        hook_per_client: int = 2,
-        max_body_bytes: int = 16384,
+        self, issuer: TokenIssuer, authorize: Authorize[R], **options: Unpack[EndpointOptions]
     ) -> None:
+        unknown = set(options) - set(EndpointOptions.__annotations__)
+        if unknown:
+            raise TypeError(f"unknown option {sorted(unknown)[0]!r}; known: {_OPTION_NAMES}")
+        policy = options.get("policy")
+        hook = options.get("hook")
+        max_body_bytes = options.get("max_body_bytes", 16384)
         if not isinstance(issuer, TokenIssuer):
             raise TypeError(f"issuer must be a TokenIssuer, got {type(issuer).__name__}")
         if not callable(authorize):
@@ -189,9 +205,9 @@ class TokenEndpoint(Generic[R]):
             name = f"{getattr(hook, '__module__', '?')}:{getattr(hook, '__qualname__', 'hook')}"
             settings = HookSettings(
                 function=name,
-                timeout=hook_timeout,
-                threads=hook_threads,
-                per_client=hook_per_client,
+                timeout=options.get("hook_timeout", 2.0),
+                threads=options.get("hook_threads", 8),
+                per_client=options.get("hook_per_client", 2),
             )
             deciders.append(HookDecider(hook, settings))
         self.pipeline: TokenPipeline[Call] = TokenPipeline(
@@ -210,21 +226,17 @@ class TokenEndpoint(Generic[R]):
         """For async frameworks (FastAPI, Starlette); ``authorize`` may be sync or async.
         ``body`` gives the body's chunks as they arrive: reading stops past ``max_body_bytes``."""
         try:
-            if call.raw_target is not None:
-                check_request_target(call.raw_target)
-            if call.method == "POST":
-                self._check_post(call)
-                parsed = self._parse(kind, call, await read_at_most(body(), self.pipeline.max_body))
-            else:
-                parsed = self._parse(kind, call, b"")
+            data = b""
+            if self._has_body(call):
+                data = await read_at_most(body(), self.pipeline.max_body)
+            parsed = self._parse(kind, call, data)
         except Exception as exc:
             return self.refuse(exc)
         answer = self.authorize(request)
         if inspect.isawaitable(answer):
             answer = await answer
         try:
-            call.identity = identity_or_refuse(answer)
-            issued = self.pipeline.issue(call, parsed)
+            issued = self._issue(call, parsed, answer)
             if not isinstance(issued, bytes):
                 issued = await issued
             return Reply(200, JSON_HEADERS, issued)
@@ -239,21 +251,15 @@ class TokenEndpoint(Generic[R]):
         runs on this thread's private loop, as do the policy and the hook. ``read(n)`` reads at
         most ``n`` bytes of the body (b"" at its end): reading stops past ``max_body_bytes``."""
         try:
-            if call.raw_target is not None:
-                check_request_target(call.raw_target)
-            if call.method == "POST":
-                self._check_post(call)
-                parsed = self._parse(kind, call, read_at_most_sync(read, self.pipeline.max_body))
-            else:
-                parsed = self._parse(kind, call, b"")
+            data = read_at_most_sync(read, self.pipeline.max_body) if self._has_body(call) else b""
+            parsed = self._parse(kind, call, data)
         except Exception as exc:
             return self.refuse(exc)
         answer = self.authorize(request)
         if inspect.isawaitable(answer):
             answer = run_on_thread_loop(_awaited(answer))
         try:
-            call.identity = identity_or_refuse(answer)
-            issued = self.pipeline.issue(call, parsed)
+            issued = self._issue(call, parsed, answer)
             if not isinstance(issued, bytes):
                 # A step waits (an async hook): the rest runs on this thread's own loop.
                 issued = run_on_thread_loop(_awaited(issued))
@@ -263,8 +269,19 @@ class TokenEndpoint(Generic[R]):
 
     # -- shared steps -------------------------------------------------------------------------
 
-    def _check_post(self, call: Call) -> None:
+    def _has_body(self, call: Call) -> bool:
+        """What is refused before any body is read (the target, a POST's headers); True when
+        the body is to be read, for a POST."""
+        if call.raw_target is not None:
+            check_request_target(call.raw_target)
+        if call.method != "POST":
+            return False
         self.pipeline.check_json_request(_latin1(call.content_type), _latin1(call.content_length))
+        return True
+
+    def _issue(self, call: Call, parsed: TokenRequest, answer: object) -> bytes | Awaitable[bytes]:
+        call.identity = identity_or_refuse(answer)
+        return self.pipeline.issue(call, parsed)
 
     def _parse(self, kind: TokenKind, call: Call, body: bytes) -> TokenRequest:
         if call.method == "GET":

@@ -14,7 +14,7 @@ and a cross-site GET cannot read the response. Whether the caller is signed in i
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 # Django ships no type information; its stubs package needs a mypy plugin and settings.
 from django.http import HttpRequest, HttpResponse  # type: ignore[import-untyped]
@@ -23,9 +23,10 @@ from django.views.decorators.csrf import csrf_exempt  # type: ignore[import-unty
 
 from ..issuer import TokenIssuer
 from ..pipeline.contracts import TokenKind
-from ..pipeline.hooks import HookFunction
-from ..pipeline.policy import PolicySettings
-from ._endpoint import ENDPOINTS, Authorize, Call, TokenEndpoint
+from ._endpoint import ENDPOINTS, Authorize, Call, EndpointOptions, TokenEndpoint
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["token_urlpatterns"]
 
@@ -34,24 +35,12 @@ def token_urlpatterns(
     issuer: TokenIssuer,
     *,
     authorize: Authorize[HttpRequest],
-    policy: PolicySettings | Mapping[str, object] | None = None,
-    hook: HookFunction | None = None,
-    hook_timeout: float = 2.0,
-    hook_threads: int = 8,
-    hook_per_client: int = 2,
-    max_body_bytes: int = 16384,
+    **options: Unpack[EndpointOptions],
 ) -> list[URLPattern]:
-    """URL patterns for ``token`` and ``kit-token``; ``include()`` them under a prefix."""
-    endpoint: TokenEndpoint[HttpRequest] = TokenEndpoint(
-        issuer,
-        authorize,
-        policy=policy,
-        hook=hook,
-        hook_timeout=hook_timeout,
-        hook_threads=hook_threads,
-        hook_per_client=hook_per_client,
-        max_body_bytes=max_body_bytes,
-    )
+    """URL patterns for ``token`` and ``kit-token``; ``include()`` them under a prefix.
+    ``options`` are ``EndpointOptions``: ``policy``, ``hook``, ``hook_timeout``,
+    ``hook_threads``, ``hook_per_client``, ``max_body_bytes`` (see ``TokenEndpoint``)."""
+    endpoint: TokenEndpoint[HttpRequest] = TokenEndpoint(issuer, authorize, **options)
     patterns: list[URLPattern] = [
         path(name, _view(endpoint, kind), name=f"zego_{name.replace('-', '_')}")
         for name, kind in ENDPOINTS.items()

@@ -6,16 +6,18 @@ prefix="/api/zego")`` serves ``GET|POST /api/zego/token`` and ``/api/zego/kit-to
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from ..issuer import TokenIssuer
 from ..pipeline.contracts import TokenKind
-from ..pipeline.hooks import HookFunction
-from ..pipeline.policy import PolicySettings
-from ._endpoint import ENDPOINTS, ROUTED_METHODS, Authorize, Call, TokenEndpoint
+from ._endpoint import ENDPOINTS, ROUTED_METHODS, Authorize, Call, EndpointOptions, TokenEndpoint
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["token_router"]
 
@@ -24,24 +26,12 @@ def token_router(
     issuer: TokenIssuer,
     *,
     authorize: Authorize[Request],
-    policy: PolicySettings | Mapping[str, object] | None = None,
-    hook: HookFunction | None = None,
-    hook_timeout: float = 2.0,
-    hook_threads: int = 8,
-    hook_per_client: int = 2,
-    max_body_bytes: int = 16384,
+    **options: Unpack[EndpointOptions],
 ) -> APIRouter:
-    """An ``APIRouter`` with the ``token`` and ``kit-token`` endpoints; mount it with a prefix."""
-    endpoint: TokenEndpoint[Request] = TokenEndpoint(
-        issuer,
-        authorize,
-        policy=policy,
-        hook=hook,
-        hook_timeout=hook_timeout,
-        hook_threads=hook_threads,
-        hook_per_client=hook_per_client,
-        max_body_bytes=max_body_bytes,
-    )
+    """An ``APIRouter`` with the ``token`` and ``kit-token`` endpoints; mount it with a prefix.
+    ``options`` are ``EndpointOptions``: ``policy``, ``hook``, ``hook_timeout``,
+    ``hook_threads``, ``hook_per_client``, ``max_body_bytes`` (see ``TokenEndpoint``)."""
+    endpoint: TokenEndpoint[Request] = TokenEndpoint(issuer, authorize, **options)
     router = APIRouter()
     for name, kind in ENDPOINTS.items():
         view = _view(endpoint, kind)

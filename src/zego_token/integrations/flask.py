@@ -14,14 +14,16 @@ blueprint (``csrf.exempt(blueprint)``).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from flask import Blueprint, Request, Response, request
 
 from ..issuer import TokenIssuer
 from ..pipeline.contracts import TokenKind
-from ..pipeline.hooks import HookFunction
-from ..pipeline.policy import PolicySettings
-from ._endpoint import ENDPOINTS, ROUTED_METHODS, Authorize, Call, TokenEndpoint
+from ._endpoint import ENDPOINTS, ROUTED_METHODS, Authorize, Call, EndpointOptions, TokenEndpoint
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["token_blueprint"]
 
@@ -30,26 +32,14 @@ def token_blueprint(
     issuer: TokenIssuer,
     *,
     authorize: Authorize[Request],
-    policy: PolicySettings | Mapping[str, object] | None = None,
-    hook: HookFunction | None = None,
-    hook_timeout: float = 2.0,
-    hook_threads: int = 8,
-    hook_per_client: int = 2,
-    max_body_bytes: int = 16384,
     name: str = "zego_token",
+    **options: Unpack[EndpointOptions],
 ) -> Blueprint:
     """A ``Blueprint`` with the ``token`` and ``kit-token`` endpoints; register it with a
-    ``url_prefix``. ``name`` must be unique among the app's blueprints."""
-    endpoint: TokenEndpoint[Request] = TokenEndpoint(
-        issuer,
-        authorize,
-        policy=policy,
-        hook=hook,
-        hook_timeout=hook_timeout,
-        hook_threads=hook_threads,
-        hook_per_client=hook_per_client,
-        max_body_bytes=max_body_bytes,
-    )
+    ``url_prefix``. ``name`` must be unique among the app's blueprints.
+    ``options`` are ``EndpointOptions``: ``policy``, ``hook``, ``hook_timeout``,
+    ``hook_threads``, ``hook_per_client``, ``max_body_bytes`` (see ``TokenEndpoint``)."""
+    endpoint: TokenEndpoint[Request] = TokenEndpoint(issuer, authorize, **options)
     blueprint = Blueprint(name, __name__)
     for path, kind in ENDPOINTS.items():
         blueprint.add_url_rule(
