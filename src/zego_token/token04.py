@@ -230,15 +230,7 @@ def decode_token04(
     unauthenticated header expiry equals the encrypted one, the expected AppID and user ID,
     then expiry (``now >= expire + leeway`` is expired).
     """
-    key, aead = _keys(secret)
-    mode, header_expire, iv, sealed = _split(token)
-    if mode == "gcm":
-        try:
-            plaintext = aead.decrypt(iv, sealed, None)
-        except InvalidTag:
-            raise _gcm_refusal() from None
-    else:
-        plaintext = _cbc_decrypt(key, iv, sealed)
+    mode, header_expire, plaintext = _open(token, secret)
     claims = _claims(plaintext, mode)
     if claims.expire != header_expire:
         # The header's expiry is outside the GCM tag: a mismatch means someone edited it.
@@ -275,6 +267,18 @@ def decode_token04(
     return claims
 
 
+def _open(token: str, secret: str) -> tuple[Mode, int, bytes]:
+    """The token's mode, its header's expiry and its decrypted claims (not yet parsed)."""
+    key, aead = _keys(secret)
+    mode, header_expire, iv, sealed = _split(token)
+    if mode == "gcm":
+        try:
+            return mode, header_expire, aead.decrypt(iv, sealed, None)
+        except InvalidTag:
+            raise _gcm_refusal() from None
+    return mode, header_expire, _cbc_decrypt(key, iv, sealed)
+
+
 def read_header(token: str) -> TokenHeader:
     """Read what a token shows without its secret (version, mode, header expiry, sizes)."""
     mode, expire, iv, sealed = _split(token)
@@ -294,15 +298,7 @@ def read_claims_text(token: str, secret: str) -> tuple[Mode, str]:
     Key order, spacing and escaping differ between ZEGO's generators; ``decode_token04`` reads
     past them, this keeps them (``zego_token.fingerprint`` reads them). It only decrypts: the
     claims are neither parsed nor checked."""
-    key, aead = _keys(secret)
-    mode, _, iv, sealed = _split(token)
-    if mode == "gcm":
-        try:
-            plaintext = aead.decrypt(iv, sealed, None)
-        except InvalidTag:
-            raise _gcm_refusal() from None
-    else:
-        plaintext = _cbc_decrypt(key, iv, sealed)
+    mode, _, plaintext = _open(token, secret)
     try:
         return mode, plaintext.decode("utf-8")
     except UnicodeDecodeError:
