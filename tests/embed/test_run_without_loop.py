@@ -12,7 +12,7 @@ import pytest
 
 from zego_token import TokenIssuer, decode_token04
 from zego_token.integrations import Identity
-from zego_token.integrations._endpoint import Call, TokenEndpoint, run_on_thread_loop
+from zego_token.integrations._endpoint import EmbeddedExchange, TokenEndpoint, run_on_thread_loop
 from zego_token.pipeline.errors import HttpError
 from zego_token.pipeline.hooks import HookContext
 
@@ -24,8 +24,8 @@ def issuer() -> TokenIssuer:
     return TokenIssuer(APP_ID, SECRET, default_ttl=3600, max_ttl=86400)
 
 
-def call(query: bytes = b"userID=alice") -> Call:
-    return Call(
+def call(query: bytes = b"userID=alice") -> EmbeddedExchange:
+    return EmbeddedExchange(
         method="GET",
         path="/token",
         query=query,
@@ -36,7 +36,7 @@ def call(query: bytes = b"userID=alice") -> Call:
     )
 
 
-def issue(endpoint: TokenEndpoint[object], exchange: Call) -> bytes | object:
+def issue(endpoint: TokenEndpoint[object], exchange: EmbeddedExchange) -> bytes | object:
     exchange.identity = Identity(user_id="alice")
     return endpoint.pipeline.issue(exchange, endpoint.pipeline.from_query(exchange.query, "token"))
 

@@ -25,7 +25,7 @@ from zego_token.auth.chain import (
 )
 from zego_token.auth.keys import ApiKey, ApiKeyAuth
 from zego_token.errors import InvalidParameter
-from zego_token.integrations._endpoint import Call
+from zego_token.integrations._endpoint import EmbeddedExchange
 from zego_token.pipeline.contracts import Identity, ImmediateDecider, RequestContext, TokenRequest
 from zego_token.pipeline.core import RateLimits, TokenPipeline
 from zego_token.pipeline.errors import HttpError
@@ -114,14 +114,14 @@ def test_policy_is_called_without_a_coroutine_and_hooks_are_still_awaited(pipe: 
     app = make_app(pipe)
     hook = AsyncOnly()
     identity = Identity(user_id="alice")
-    pipeline: TokenPipeline[Call] = TokenPipeline(
+    pipeline: TokenPipeline[EmbeddedExchange] = TokenPipeline(
         app.settings.pipeline_config(),
         identify=lambda call: (identity, "app:alice"),
         deciders=[PolicyDecider(), hook],
     )
     assert isinstance(pipeline.deciders[0], ImmediateDecider)
     assert not isinstance(hook, ImmediateDecider)
-    exchange = Call(
+    exchange = EmbeddedExchange(
         method="GET",
         path="/api/token",
         query=b"userID=alice",
@@ -134,7 +134,7 @@ def test_policy_is_called_without_a_coroutine_and_hooks_are_still_awaited(pipe: 
     assert inspect.isawaitable(pending) and hook.calls == 0, "the hook waits: a coroutine"
     body = asyncio.run(_awaited(pending))
     assert hook.calls == 1 and b'"token"' in body
-    without_hook: TokenPipeline[Call] = TokenPipeline(
+    without_hook: TokenPipeline[EmbeddedExchange] = TokenPipeline(
         app.settings.pipeline_config(),
         identify=lambda call: (identity, "app:alice"),
         deciders=[PolicyDecider()],

@@ -1,11 +1,13 @@
-"""The embedded endpoints' one implementation, whatever the framework: a ``Call`` (what an
-adapter read from its framework's request) and the app's ``authorize`` answer become a
-``Reply`` (status, headers, body) through the standalone server's own ``TokenPipeline``.
+"""The embedded endpoints' one implementation, whatever the framework: an
+``EmbeddedExchange`` (what an adapter read from its framework's request) and the app's
+``authorize`` answer become a ``Reply`` (status, headers, body) through the standalone server's
+own ``TokenPipeline``.
 
-An adapter only translates: it fills a ``Call``, calls ``handle_async`` or ``handle_sync``, and
-turns the ``Reply`` into its framework's response. The order of the steps is the server's:
-the request is parsed first (a bad request is a 400 even from a stranger), then ``authorize``
-is asked (``None``: 401), then the grants, policy and hook decide and the token is minted.
+An adapter only translates: it fills an ``EmbeddedExchange``, calls ``handle_async`` or
+``handle_sync``, and turns the ``Reply`` into its framework's response. The order of the steps
+is the server's: the request is parsed first (a bad request is a 400 even from a stranger), then
+``authorize`` is asked (``None``: 401), then the grants, policy and hook decide and the token is
+minted.
 
 Exceptions raised by ``authorize`` are the app's own and reach its framework unchanged, so
 ``HTTPException``, ``PermissionDenied`` or ``abort(403)`` there work as usual.
@@ -87,7 +89,7 @@ class Reply(NamedTuple):
     body: bytes
 
 
-class Call:
+class EmbeddedExchange:
     """One request as the pipeline sees it (implements ``pipeline.Exchange``)."""
 
     __slots__ = (
@@ -152,8 +154,8 @@ def _pairs(header_pairs: Callable[[], Iterable[tuple[str, str]]]) -> Iterator[tu
     yield from header_pairs()
 
 
-def _identified(call: Call) -> tuple[Identity, str]:
-    identity = call.identity
+def _identified(exchange: EmbeddedExchange) -> tuple[Identity, str]:
+    identity = exchange.identity
     assert identity is not None  # set by handle_* before the pipeline runs
     return identified(identity)
 
@@ -210,7 +212,7 @@ class TokenEndpoint(Generic[R]):
                 per_client=options.get("hook_per_client", 2),
             )
             deciders.append(HookDecider(hook, settings))
-        self.pipeline: TokenPipeline[Call] = TokenPipeline(
+        self.pipeline: TokenPipeline[EmbeddedExchange] = TokenPipeline(
             config, identify=_identified, deciders=deciders
         )
 
@@ -219,7 +221,7 @@ class TokenEndpoint(Generic[R]):
     async def handle_async(
         self,
         kind: TokenKind,
-        call: Call,
+        exchange: EmbeddedExchange,
         request: R,
         body: Callable[[], AsyncIterator[bytes]],
     ) -> Reply:
@@ -227,16 +229,16 @@ class TokenEndpoint(Generic[R]):
         ``body`` gives the body's chunks as they arrive: reading stops past ``max_body_bytes``."""
         try:
             data = b""
-            if self._has_body(call):
+            if self._has_body(exchange):
                 data = await read_at_most(body(), self.pipeline.max_body)
-            parsed = self._parse(kind, call, data)
+            parsed = self._parse(kind, exchange, data)
         except Exception as exc:
             return self.refuse(exc)
         answer = self.authorize(request)
         if inspect.isawaitable(answer):
             answer = await answer
         try:
-            issued = self._issue(call, parsed, answer)
+            issued = self._issue(exchange, parsed, answer)
             if not isinstance(issued, bytes):
                 issued = await issued
             return Reply(200, JSON_HEADERS, issued)
@@ -244,22 +246,24 @@ class TokenEndpoint(Generic[R]):
             return self.refuse(exc)
 
     def handle_sync(
-        self, kind: TokenKind, call: Call, request: R, read: Callable[[int], bytes]
+        self, kind: TokenKind, exchange: EmbeddedExchange, request: R, read: Callable[[int], bytes]
     ) -> Reply:
         """For WSGI frameworks (Flask, Django). ``authorize`` runs in the calling thread, outside
         any event loop, so it may use the ORM and the session as any view does; an async one
         runs on this thread's private loop, as do the policy and the hook. ``read(n)`` reads at
         most ``n`` bytes of the body (b"" at its end): reading stops past ``max_body_bytes``."""
         try:
-            data = read_at_most_sync(read, self.pipeline.max_body) if self._has_body(call) else b""
-            parsed = self._parse(kind, call, data)
+            data = (
+                read_at_most_sync(read, self.pipeline.max_body) if self._has_body(exchange) else b""
+            )
+            parsed = self._parse(kind, exchange, data)
         except Exception as exc:
             return self.refuse(exc)
         answer = self.authorize(request)
         if inspect.isawaitable(answer):
             answer = run_on_thread_loop(_awaited(answer))
         try:
-            issued = self._issue(call, parsed, answer)
+            issued = self._issue(exchange, parsed, answer)
             if not isinstance(issued, bytes):
                 # A step waits (an async hook): the rest runs on this thread's own loop.
                 issued = run_on_thread_loop(_awaited(issued))
@@ -269,28 +273,32 @@ class TokenEndpoint(Generic[R]):
 
     # -- shared steps -------------------------------------------------------------------------
 
-    def _has_body(self, call: Call) -> bool:
+    def _has_body(self, exchange: EmbeddedExchange) -> bool:
         """What is refused before any body is read (the target, a POST's headers); True when
         the body is to be read, for a POST."""
-        if call.raw_target is not None:
-            check_request_target(call.raw_target)
-        if call.method != "POST":
+        if exchange.raw_target is not None:
+            check_request_target(exchange.raw_target)
+        if exchange.method != "POST":
             return False
-        self.pipeline.check_json_request(_latin1(call.content_type), _latin1(call.content_length))
+        self.pipeline.check_json_request(
+            _latin1(exchange.content_type), _latin1(exchange.content_length)
+        )
         return True
 
-    def _issue(self, call: Call, parsed: TokenRequest, answer: object) -> bytes | Awaitable[bytes]:
-        call.identity = identity_or_refuse(answer)
-        return self.pipeline.issue(call, parsed)
+    def _issue(
+        self, exchange: EmbeddedExchange, parsed: TokenRequest, answer: object
+    ) -> bytes | Awaitable[bytes]:
+        exchange.identity = identity_or_refuse(answer)
+        return self.pipeline.issue(exchange, parsed)
 
-    def _parse(self, kind: TokenKind, call: Call, body: bytes) -> TokenRequest:
-        if call.method == "GET":
-            return self.pipeline.from_query(call.query, kind)
-        if call.method == "POST":
+    def _parse(self, kind: TokenKind, exchange: EmbeddedExchange, body: bytes) -> TokenRequest:
+        if exchange.method == "GET":
+            return self.pipeline.from_query(exchange.query, kind)
+        if exchange.method == "POST":
             if len(body) > self.pipeline.max_body:
                 raise self.pipeline.too_large()  # a chunked body has no Content-Length
             return self.pipeline.from_json(body, kind)
-        raise method_not_allowed(call.method, call.path[:100], _ALLOW)
+        raise method_not_allowed(exchange.method, exchange.path[:100], _ALLOW)
 
     @staticmethod
     def refuse(exc: Exception) -> Reply:

@@ -23,7 +23,7 @@ from django.views.decorators.csrf import csrf_exempt  # type: ignore[import-unty
 
 from ..issuer import TokenIssuer
 from ..pipeline.contracts import TokenKind
-from ._endpoint import ENDPOINTS, Authorize, Call, EndpointOptions, TokenEndpoint
+from ._endpoint import ENDPOINTS, Authorize, EmbeddedExchange, EndpointOptions, TokenEndpoint
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -53,7 +53,7 @@ def _view(
 ) -> Callable[[HttpRequest], HttpResponse]:
     def view(request: HttpRequest) -> HttpResponse:
         meta = request.META
-        call = Call(
+        exchange = EmbeddedExchange(
             method=request.method or "GET",
             path=request.path,
             # WSGI hands the query string over as latin-1 text: this gives back its bytes.
@@ -65,7 +65,7 @@ def _view(
             raw_target=_raw_target(meta),
         )
         # request.read, not request.body: that reads all of the body before anything is checked.
-        reply = endpoint.handle_sync(kind, call, request, request.read)
+        reply = endpoint.handle_sync(kind, exchange, request, request.read)
         return HttpResponse(reply.body, status=reply.status, headers=dict(reply.headers))
 
     return cast(Callable[[HttpRequest], HttpResponse], csrf_exempt(view))

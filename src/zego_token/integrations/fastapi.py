@@ -14,7 +14,14 @@ from fastapi.responses import Response
 
 from ..issuer import TokenIssuer
 from ..pipeline.contracts import TokenKind
-from ._endpoint import ENDPOINTS, ROUTED_METHODS, Authorize, Call, EndpointOptions, TokenEndpoint
+from ._endpoint import (
+    ENDPOINTS,
+    ROUTED_METHODS,
+    Authorize,
+    EmbeddedExchange,
+    EndpointOptions,
+    TokenEndpoint,
+)
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -57,7 +64,7 @@ def _view(
     async def view(request: Request) -> Response:
         client = request.client
         post = request.method == "POST"
-        call = Call(
+        exchange = EmbeddedExchange(
             method=request.method,
             path=request.url.path,
             query=request.scope.get("query_string", b""),
@@ -69,7 +76,7 @@ def _view(
             raw_target=request.scope.get("raw_path"),
         )
         # The body's chunks, not request.body(): that reads all of it before anything is checked.
-        reply = await endpoint.handle_async(kind, call, request, request.stream)
+        reply = await endpoint.handle_async(kind, exchange, request, request.stream)
         # The names are distinct (JSON headers plus at most one refusal header each), so a
         # dict loses nothing; one headers= argument costs a third of three header assignments.
         return Response(content=reply.body, status_code=reply.status, headers=dict(reply.headers))

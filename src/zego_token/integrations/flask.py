@@ -20,7 +20,14 @@ from flask import Blueprint, Request, Response, request
 
 from ..issuer import TokenIssuer
 from ..pipeline.contracts import TokenKind
-from ._endpoint import ENDPOINTS, ROUTED_METHODS, Authorize, Call, EndpointOptions, TokenEndpoint
+from ._endpoint import (
+    ENDPOINTS,
+    ROUTED_METHODS,
+    Authorize,
+    EmbeddedExchange,
+    EndpointOptions,
+    TokenEndpoint,
+)
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -55,7 +62,7 @@ def _view(endpoint: TokenEndpoint[Request], kind: TokenKind) -> Callable[[], Res
     def view() -> Response:
         req: Request = request._get_current_object()  # type: ignore[attr-defined]
         post = req.method == "POST"
-        call = Call(
+        exchange = EmbeddedExchange(
             method=req.method,
             path=req.path,
             query=req.query_string,
@@ -67,7 +74,7 @@ def _view(endpoint: TokenEndpoint[Request], kind: TokenKind) -> Callable[[], Res
             raw_target=_raw_target(req.environ),
         )
         # req.stream, not req.get_data(): that reads all of the body before anything is checked.
-        reply = endpoint.handle_sync(kind, call, req, req.stream.read)
+        reply = endpoint.handle_sync(kind, exchange, req, req.stream.read)
         return Response(reply.body, status=reply.status, headers=reply.headers)
 
     return view

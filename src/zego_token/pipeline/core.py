@@ -120,8 +120,8 @@ def _ignore_issued(app_id: int, mode: str, kind: TokenKind) -> None:
     pass
 
 
-class _Job(Generic[E]):
-    """One request on its way through the pipeline's steps."""
+class _Progress(Generic[E]):
+    """An ``Exchange``'s progress through the steps: what has been decided about it so far."""
 
     __slots__ = ("exchange", "identity", "ip_untracked", "request", "subject")
 
@@ -138,7 +138,7 @@ _NOBODY = Identity(method="none", subject="(not identified yet)")
 
 # A step does its work at once and returns None, or returns what to await for it (a Redis
 # limit, a JWT whose JWKS key is fetched, an async hook).
-Step = Callable[[_Job[E]], Awaitable[None] | None]
+Step = Callable[[_Progress[E]], Awaitable[None] | None]
 
 
 class TokenPipeline(Generic[E]):
@@ -187,7 +187,7 @@ class TokenPipeline(Generic[E]):
                 steps.append((name, functools.partial(_decide_now, decider.decide_now)))
             else:
                 steps.append((name, functools.partial(self._decide, decider)))
-        self._mint_step: Callable[[_Job[E]], bytes] = self._mint
+        self._mint_step: Callable[[_Progress[E]], bytes] = self._mint
         if tracer is not None:
             from .tracing import traced_step
 
@@ -200,24 +200,26 @@ class TokenPipeline(Generic[E]):
         awaitable of it; raises (or the awaitable raises) ``HttpError``/``InvalidParameter``."""
         exchange.user_id = request.user_id
         exchange.app_id = request.app_id
-        job = _Job(exchange, request)
+        progress = _Progress(exchange, request)
         for index, step in enumerate(self._steps):
-            pending = step(job)
+            pending = step(progress)
             if pending is not None:
-                return self._issue_later(job, pending, index + 1)
-        return self._mint_step(job)
+                return self._issue_later(progress, pending, index + 1)
+        return self._mint_step(progress)
 
-    async def _issue_later(self, job: _Job[E], pending: Awaitable[None], start: int) -> bytes:
+    async def _issue_later(
+        self, progress: _Progress[E], pending: Awaitable[None], start: int
+    ) -> bytes:
         await pending
         for step in self._steps[start:]:
-            pending_step = step(job)
+            pending_step = step(progress)
             if pending_step is not None:
                 await pending_step
-        return self._mint_step(job)
+        return self._mint_step(progress)
 
-    def _mint(self, job: _Job[E]) -> bytes:
-        request = job.request
-        exchange = job.exchange
+    def _mint(self, progress: _Progress[E]) -> bytes:
+        request = progress.request
+        exchange = progress.exchange
         exchange.user_id = request.user_id
         exchange.granted = request
         minted = self.minter.mint(request)
@@ -226,12 +228,12 @@ class TokenPipeline(Generic[E]):
 
     # -- the steps ------------------------------------------------------------------------------
 
-    def _limit_ip(self, job: _Job[E]) -> Awaitable[None] | None:
+    def _limit_ip(self, progress: _Progress[E]) -> Awaitable[None] | None:
         limits = self.rate_limits
         assert limits is not None  # a step only when configured
         # The request context (client IP, headers) is built only for the steps that read it:
         # without trusted proxies the client is the peer.
-        exchange = job.exchange
+        exchange = progress.exchange
         if self.client_ip is None:
             client_ip = exchange.client
         else:
@@ -241,27 +243,27 @@ class TokenPipeline(Generic[E]):
         except LimiterFull as full:
             # Strangers may have filled the IP table; whether this caller is one is known
             # after identify, and a caller with a credential is then limited by identity.
-            job.ip_untracked = full
+            progress.ip_untracked = full
             return None
 
-    def _identify(self, job: _Job[E]) -> Awaitable[None] | None:
-        found = self.identify(job.exchange)
+    def _identify(self, progress: _Progress[E]) -> Awaitable[None] | None:
+        found = self.identify(progress.exchange)
         if isinstance(found, tuple):
-            job.identity, job.subject = found
-            _refuse_untracked_stranger(job)
+            progress.identity, progress.subject = found
+            _refuse_untracked_stranger(progress)
             return None
-        return _identified_later(job, found)
+        return _identified_later(progress, found)
 
-    def _limit_identity(self, job: _Job[E]) -> Awaitable[None] | None:
-        if job.identity.method == "none":
+    def _limit_identity(self, progress: _Progress[E]) -> Awaitable[None] | None:
+        if progress.identity.method == "none":
             return None  # everyone is "anonymous": the per-IP limit is the one that applies
         limits = self.rate_limits
         assert limits is not None  # a step only when configured
-        return limits.check(job.subject, limits.per_identity)
+        return limits.check(progress.subject, limits.per_identity)
 
-    async def _decide(self, decider: Decider, job: _Job[E]) -> None:
-        job.request = await decider.decide(
-            job.identity, job.request, job.exchange.context(self.client_ip)
+    async def _decide(self, decider: Decider, progress: _Progress[E]) -> None:
+        progress.request = await decider.decide(
+            progress.identity, progress.request, progress.exchange.context(self.client_ip)
         )
 
     def check_json_request(self, content_type: bytes | None, content_length: bytes | None) -> None:
@@ -289,26 +291,28 @@ class TokenPipeline(Generic[E]):
 
 
 def _traced_mint(tracer: Any, mint: Callable[[J], bytes]) -> Callable[[J], bytes]:
-    def traced(job: J) -> bytes:
+    def traced(progress: J) -> bytes:
         with tracer.start_as_current_span("mint"):
-            return mint(job)
+            return mint(progress)
 
     return traced
 
 
-def _decide_now(decide_now: Callable[[Identity, TokenRequest], TokenRequest], job: _Job[E]) -> None:
-    job.request = decide_now(job.identity, job.request)
+def _decide_now(
+    decide_now: Callable[[Identity, TokenRequest], TokenRequest], progress: _Progress[E]
+) -> None:
+    progress.request = decide_now(progress.identity, progress.request)
 
 
-async def _identified_later(job: _Job[E], found: Awaitable[Identified]) -> None:
-    job.identity, job.subject = await found
-    _refuse_untracked_stranger(job)
+async def _identified_later(progress: _Progress[E], found: Awaitable[Identified]) -> None:
+    progress.identity, progress.subject = await found
+    _refuse_untracked_stranger(progress)
 
 
-def _refuse_untracked_stranger(job: _Job[E]) -> None:
+def _refuse_untracked_stranger(progress: _Progress[E]) -> None:
     """The deferred refusal of a full IP table, for a caller without a credential."""
-    if job.ip_untracked is not None and job.identity.method == "none":
-        raise job.ip_untracked
+    if progress.ip_untracked is not None and progress.identity.method == "none":
+        raise progress.ip_untracked
 
 
 def check_request_target(raw_target: bytes) -> None:

@@ -36,8 +36,8 @@ from .http import (
     JSON_HEADERS,
     NOSNIFF,
     ClientDisconnected,
+    HttpExchange,
     Receive,
-    Request,
     Response,
     RsgiBody,
     Scope,
@@ -53,7 +53,7 @@ from .openapi import openapi_json
 _READY_TIMEOUT = 3.0
 _METHODS = frozenset(("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"))
 
-Handler = Callable[[Request], Response | Awaitable[Response]]
+Handler = Callable[[HttpExchange], Response | Awaitable[Response]]
 
 
 class Route:
@@ -96,7 +96,7 @@ class TokenServer:
             on_full=self.metrics.rate_limit_full,
             on_store_event=self.metrics.rate_limit_store_event,
         )
-        self.pipeline: TokenPipeline[Request] = TokenPipeline(
+        self.pipeline: TokenPipeline[HttpExchange] = TokenPipeline(
             settings.pipeline_config(),
             identify=self._identify,
             deciders=wiring.deciders(settings),
@@ -139,7 +139,7 @@ class TokenServer:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         start = time.perf_counter()
-        req = Request(scope, receive)
+        req = HttpExchange(scope, receive)
         if self.tracer is None:
             answer = await self._answer(req)
         else:
@@ -160,7 +160,7 @@ class TokenServer:
             proto.close(1003)  # no websockets here
             return
         start = time.perf_counter()
-        req = Request.from_rsgi(scope, RsgiBody(proto))
+        req = HttpExchange.from_rsgi(scope, RsgiBody(proto))
         if self.tracer is None:
             answer = await self._answer(req)
         else:
@@ -182,7 +182,7 @@ class TokenServer:
 
     # -- both interfaces -----------------------------------------------------------------------
 
-    async def _answer(self, req: Request) -> tuple[Route, int, list[Header], bytes] | None:
+    async def _answer(self, req: HttpExchange) -> tuple[Route, int, list[Header], bytes] | None:
         """Route and answer one request; None when the client left before its body came."""
         route = self.routes.get(req.path)
         if route is None:
@@ -217,7 +217,9 @@ class TokenServer:
             headers = headers + self.cors.headers(req.origin)
         return route, status, headers, body
 
-    async def _traced_answer(self, req: Request) -> tuple[Route, int, list[Header], bytes] | None:
+    async def _traced_answer(
+        self, req: HttpExchange
+    ) -> tuple[Route, int, list[Header], bytes] | None:
         """``_answer`` inside the request's span, a child of the caller's ``traceparent``."""
         from opentelemetry import propagate, trace
 
@@ -241,7 +243,7 @@ class TokenServer:
                 span.set_attribute("zego.auth", req.subject)
         return answer
 
-    def _record(self, req: Request, route: Route, status: int, start: float) -> None:
+    def _record(self, req: HttpExchange, route: Route, status: int, start: float) -> None:
         elapsed = time.perf_counter() - start
         self.metrics.observe(route.name, elapsed)
         # A 503 from /readyz has its own throttled warning (readyz): not an error line each.
@@ -265,7 +267,7 @@ class TokenServer:
             return self._demo_file_route
         return self._not_found
 
-    def _no_handler(self, req: Request, route: Route) -> Response:
+    def _no_handler(self, req: HttpExchange, route: Route) -> Response:
         if route is self._not_found:
             raise HttpError(
                 404,
@@ -283,7 +285,7 @@ class TokenServer:
             return 204, [*cors, NOSNIFF], b""
         raise method_not_allowed(req.method, route.name, route.allow)
 
-    def _error(self, req: Request, exc: HttpError) -> Response:
+    def _error(self, req: HttpExchange, exc: HttpError) -> Response:
         req.error = exc.code
         self.metrics.error(exc.code)
         return exc.status, error_headers(exc), error_body(exc)
@@ -314,21 +316,21 @@ class TokenServer:
 
     # -- the token endpoints: parse here, everything else in the pipeline ----------------------
 
-    def token_get(self, req: Request) -> Response | Awaitable[Response]:
+    def token_get(self, req: HttpExchange) -> Response | Awaitable[Response]:
         return _ok(self._issue(req, self._from_query(req.query, "token")))
 
-    async def token_post(self, req: Request) -> Response:
+    async def token_post(self, req: HttpExchange) -> Response:
         body = await self._json_body(req)
         return await _ok_later(self._issue(req, self._from_json(body, "token")))
 
-    def kit_get(self, req: Request) -> Response | Awaitable[Response]:
+    def kit_get(self, req: HttpExchange) -> Response | Awaitable[Response]:
         return _ok(self._issue(req, self._from_query(req.query, "kit")))
 
-    async def kit_post(self, req: Request) -> Response:
+    async def kit_post(self, req: HttpExchange) -> Response:
         body = await self._json_body(req)
         return await _ok_later(self._issue(req, self._from_json(body, "kit")))
 
-    def _identify(self, req: Request) -> Identified | Awaitable[Identified]:
+    def _identify(self, req: HttpExchange) -> Identified | Awaitable[Identified]:
         """The pipeline's ``identify``: at once for an API key accepted a moment ago (no
         coroutine), else the full check of ``_authenticate``."""
         if req.auth_repeated:
@@ -343,11 +345,11 @@ class TokenServer:
             return self._authenticate(req)
         return _named(req, identity)
 
-    async def _authenticate(self, req: Request) -> Identified:
+    async def _authenticate(self, req: HttpExchange) -> Identified:
         context = req.context(self.pipeline.client_ip)
         return _named(req, await self.auth.authenticate(req.authorization, context))
 
-    async def _json_body(self, req: Request) -> bytes:
+    async def _json_body(self, req: HttpExchange) -> bytes:
         pipeline = self.pipeline
         pipeline.check_json_request(req.content_type, req.content_length)
         return await read_json_body(
@@ -356,10 +358,10 @@ class TokenServer:
 
     # -- operations ----------------------------------------------------------------------------
 
-    async def healthz(self, req: Request) -> Response:
+    async def healthz(self, req: HttpExchange) -> Response:
         return 200, JSON_HEADERS, b'{"status":"ok"}'
 
-    async def readyz(self, req: Request) -> Response:
+    async def readyz(self, req: HttpExchange) -> Response:
         """200 while this process can issue tokens, even degraded (a JWKS down while cached
         keys verify, Redis down while limits are counted in memory): the body and the
         ``zego_degraded`` gauge name the degraded parts. 503 only when a part cannot serve
@@ -405,22 +407,22 @@ class TokenServer:
                 checks["rate_limit"] = False
         return checks
 
-    async def metrics_text(self, req: Request) -> Response:
+    async def metrics_text(self, req: HttpExchange) -> Response:
         body, content_type = self.metrics.render()
         return 200, [(b"content-type", content_type.encode("latin-1")), NOSNIFF], body
 
-    async def openapi_doc(self, req: Request) -> Response:
+    async def openapi_doc(self, req: HttpExchange) -> Response:
         return 200, [(b"content-type", b"application/json"), NOSNIFF], self.openapi
 
     # -- demo mode -----------------------------------------------------------------------------
 
-    async def demo_page(self, req: Request) -> Response:
+    async def demo_page(self, req: HttpExchange) -> Response:
         return demo.static_file("demo.html")
 
-    async def demo_file(self, req: Request) -> Response:
+    async def demo_file(self, req: HttpExchange) -> Response:
         return demo.static_file(req.path[len("/demo/") :])
 
-    async def inspect(self, req: Request) -> Response:
+    async def inspect(self, req: HttpExchange) -> Response:
         token = demo.inspect_request(await self._json_body(req))
         found = self._identify(req)
         if not isinstance(found, tuple):
@@ -429,7 +431,7 @@ class TokenServer:
         return 200, JSON_HEADERS, json.dumps(view).encode()
 
 
-def _named(req: Request, identity: Identity) -> Identified:
+def _named(req: HttpExchange, identity: Identity) -> Identified:
     """``identified(identity)``, its name also recorded for the request's log line."""
     found = identified(identity)
     req.subject = found[1]

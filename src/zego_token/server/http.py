@@ -58,7 +58,7 @@ class RsgiBody:
         return {"type": "http.request", "body": bytes(chunk), "more_body": True}
 
 
-class Request:
+class HttpExchange:
     """What the pipeline needs from one HTTP request, read in one pass over the headers.
 
     Also the pipeline's ``Exchange``: the pipeline records the user and app IDs on it, and the
@@ -125,7 +125,7 @@ class Request:
         self._context: RequestContext | None = None
 
     @classmethod
-    def from_rsgi(cls, scope: Any, receive: Receive) -> Request:
+    def from_rsgi(cls, scope: Any, receive: Receive) -> HttpExchange:
         """The same fields from an RSGI scope, whose headers are looked up by name in Rust."""
         req = cls.__new__(cls)
         req.method = scope.method
@@ -182,7 +182,7 @@ class Request:
 
 
 async def read_json_body(
-    req: Request, max_body: int, too_large: Callable[[], HttpError], timeout: float
+    req: HttpExchange, max_body: int, too_large: Callable[[], HttpError], timeout: float
 ) -> bytes:
     """The whole body, refusing more than ``max_body`` bytes and a body slower than
     ``timeout`` seconds (``server.body_timeout``: Granian times out slow headers, not slow
@@ -197,7 +197,7 @@ async def read_json_body(
         ) from None
 
 
-async def _read_body(req: Request, max_body: int, too_large: Callable[[], HttpError]) -> bytes:
+async def _read_body(req: HttpExchange, max_body: int, too_large: Callable[[], HttpError]) -> bytes:
     chunks = []
     size = 0
     while True:
