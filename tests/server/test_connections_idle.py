@@ -1,4 +1,4 @@
-"""Idle and slow connections never take the server down for others (issue 12, item 5).
+"""Idle and slow connections never take the server down for others.
 
 Over a real one-worker server process: 5,000 TCP connections that send nothing are held open
 while ordinary clients keep getting their tokens within a second; a client that trickles its

@@ -1,4 +1,4 @@
-"""The hot path's shortcuts (issue 14) keep every check: the in-memory limits and the policy
+"""The hot path's shortcuts keep every check: the in-memory limits and the policy
 answered without a coroutine, accepted API keys remembered per Authorization header, the access
 log's cached fragments, the library core the server mints with, and the event loop under Granian."""
 

@@ -1,6 +1,6 @@
 """A slow, trickling, failing or closed JWKS never stalls requests whose key is cached, holds no
-request beyond ``jwks_timeout``, and is used again within seconds of coming back (issue 12,
-items 6, 7, 8 and /readyz).
+request beyond ``jwks_timeout``, and is used again within seconds of coming back; /readyz says
+so.
 
 Real processes and sockets: the token server is ``python -m zego_token.server``; the identity
 provider (tests/fixtures/idp.py) serves its JWKS on loopback and is made slow (10 s before

@@ -1,5 +1,5 @@
-"""A configured grant claim that a JWT lacks grants nothing, exactly like an empty one
-(issue 12, item 2), over a real server process: identity providers commonly drop empty-array
+"""A configured grant claim that a JWT lacks grants nothing, exactly like an empty one,
+over a real server process: identity providers commonly drop empty-array
 claims, and "no streams" must never turn into "all streams".
 
 Each row of the claims table in docs/auth.md is a request here: absent, null, empty and present.

@@ -1,4 +1,4 @@
-"""One logging design (issue 12, item 12): the records of the standard ``logging`` loggers are
+"""One logging design: the records of the standard ``logging`` loggers are
 written by the server's own writer, keep their fields and exception, and are scrubbed."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Per-IP limits count an IPv6 client by its /64, and the in-memory limiter has a ceiling
-(issue 12, items 4 and 10), over a real server process behind a trusted proxy (127.0.0.1)."""
+"""Per-IP limits count an IPv6 client by its /64, and the in-memory limiter has a ceiling,
+over a real server process behind a trusted proxy (127.0.0.1)."""
 
 from __future__ import annotations
 

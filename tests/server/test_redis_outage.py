@@ -1,4 +1,4 @@
-"""Redis restarted or down under a real server process (issue 12, items 9 and 11).
+"""Redis restarted or down under a real server process.
 
 A restart must cost no request: every pooled connection is dead afterwards, and each is retried
 once on a fresh connection. An outage fails closed (503) without flooding the log: the "store
