@@ -304,3 +304,20 @@ def running_process(
 
 def python(*args: str) -> list[str]:
     return [sys.executable, *args]
+
+
+def flask_command(port: int) -> list[str]:
+    """The embedding Flask site under Flask's own development server on ``port``."""
+    return python(
+        "-m",
+        "flask",
+        "--app",
+        "tests.embed.flask_site:app",
+        "run",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-reload",
+        "--no-debugger",
+    )

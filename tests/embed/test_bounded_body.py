@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.embed.contract import free_port, python, running_process
+from tests.embed.contract import flask_command, free_port, python, running_process
 from tests.embed.sites import MOUNT
 from tests.security.conftest import rss_kib
 
@@ -31,19 +31,7 @@ def _servers(port: int) -> dict[str, list[str]]:
             str(port),
             "--no-access-log",
         ),
-        "flask": python(
-            "-m",
-            "flask",
-            "--app",
-            "tests.embed.flask_site:app",
-            "run",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-reload",
-            "--no-debugger",
-        ),
+        "flask": flask_command(port),
         "django": python(
             "-m",
             "django",

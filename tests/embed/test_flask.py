@@ -16,9 +16,9 @@ from tests.embed.contract import (
     CHECKS,
     Answer,
     Client,
+    flask_command,
     free_port,
     httpx_client,
-    python,
     running,
 )
 from tests.embed.sites import SECRET, issuer
@@ -60,19 +60,7 @@ def in_process() -> Client:
 @pytest.fixture(scope="module")
 def flask_process() -> Iterator[Client]:
     port = free_port()
-    command = python(
-        "-m",
-        "flask",
-        "--app",
-        "tests.embed.flask_site:app",
-        "run",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-reload",
-        "--no-debugger",
-    )
+    command = flask_command(port)
     with running(command, port) as url, httpx.Client(base_url=url, timeout=10) as client:
         yield httpx_client(client)
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.embed.contract import free_port, python, running
+from tests.embed.contract import flask_command, free_port, python, running
 from tests.embed.sites import MOUNT
 from tests.security.conftest import raw_request, status_of
 from tests.server.conftest import APP_ID, SECRET
@@ -79,19 +79,7 @@ def test_a_long_unknown_name_is_a_quick_400_from_the_server(asgi_server: str) ->
 @pytest.fixture(scope="module")
 def flask_app() -> Iterator[str]:
     port = free_port()
-    command = python(
-        "-m",
-        "flask",
-        "--app",
-        "tests.embed.flask_site:app",
-        "run",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-reload",
-        "--no-debugger",
-    )
+    command = flask_command(port)
     with running(command, port) as url:
         yield url
 
