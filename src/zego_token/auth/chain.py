@@ -95,10 +95,21 @@ class AuthChain:
                 identity = await decided_by.authenticate(authorization, context)
             else:
                 identity = None
+                refused: HttpError | None = None
                 for decided_by in self.authenticators:
-                    identity = await decided_by.authenticate(authorization, context)
+                    try:
+                        identity = await decided_by.authenticate(authorization, context)
+                    except HttpError as exc:
+                        if exc.status != 401:
+                            raise
+                        # A mode that does not know the credential leaves it to the modes after
+                        # it; its refusal stands only if none of them knows it either.
+                        refused = refused or exc
+                        continue
                     if identity is not None:
                         break
+                if identity is None and refused is not None:
+                    raise refused
         except HttpError as exc:
             if exc.status == 401:
                 self._on_failure(exc.code)
