@@ -258,6 +258,79 @@ def test_in_memory_shares_never_add_up_to_more_than_the_limit(tmp_path: Path) ->
         assert asyncio.run(scenario(redis.url, redis.kill)) == 15
 
 
+def test_in_memory_shares_are_rounded_down_so_they_add_up_to_the_limit_at_most() -> None:
+    """Limit 61, a half each: 30 and 30 (rounded up, 31 and 31 would be 62)."""
+
+    async def scenario() -> int:
+        url = f"redis://127.0.0.1:{free_port()}/0"
+        processes = [
+            redis_limiter(url, timeout=0.3, on_store_failure="local", local_share=0.5)
+            for _ in range(2)
+        ]
+        admitted = 0
+        for limiter in processes:
+            admitted += sum([(await limiter.hit("id:odd", 61, 60)).allowed for _ in range(40)])
+            await limiter.close()
+        return admitted
+
+    assert asyncio.run(scenario()) == 60
+
+
+async def _shares_counted_in_memory(redis: Any) -> tuple[RedisRateLimiter, RedisRateLimiter]:
+    """Two processes, limit 40, a half each: the window opens in Redis, Redis dies (and comes
+    back empty later), and each process admits its 20 in memory meanwhile."""
+    busy, quiet = (
+        redis_limiter(redis.url, timeout=0.3, on_store_failure="local", local_share=0.5)
+        for _ in range(2)
+    )
+    assert (await busy.hit("id:back", 40, 600)).allowed
+    redis.kill()
+    for limiter, hits in ((busy, 19), (quiet, 20)):
+        for _ in range(hits):
+            assert (await limiter.hit("id:back", 40, 600)).allowed
+    assert not (await quiet.hit("id:back", 40, 600)).allowed  # its half is used up
+    return busy, quiet
+
+
+def test_hits_counted_in_memory_go_back_to_the_store_without_a_request(tmp_path: Path) -> None:
+    """Redis comes back; the two processes get no request, a third one (a worker started
+    since) gets them all: it finds the 40 admitted in memory in Redis and admits none."""
+
+    async def scenario(redis: Any) -> int:
+        busy, quiet = await _shares_counted_in_memory(redis)
+        newcomer = redis_limiter(redis.url, on_store_failure="local", local_share=0.5)
+        try:
+            redis.start()
+            await asyncio.sleep(1.0)
+            return sum([(await newcomer.hit("id:back", 40, 600)).allowed for _ in range(30)])
+        finally:
+            for limiter in (busy, quiet, newcomer):
+                await limiter.close()
+
+    with restartable_redis_server(tmp_path) as redis:
+        assert asyncio.run(scenario(redis)) == 0
+
+
+def test_a_process_that_counted_in_memory_keeps_to_its_share_until_the_window_closes(
+    tmp_path: Path,
+) -> None:
+    """The quiet process dies before Redis comes back (its 20 never reach Redis); the busy one
+    finds only its own 20 there, and still admits none: 40 in the window, not 60."""
+
+    async def scenario(redis: Any) -> int:
+        busy, quiet = await _shares_counted_in_memory(redis)
+        await quiet.close()
+        try:
+            redis.start()
+            await asyncio.sleep(0.5)  # past the in-memory decisions between two probes
+            return sum([(await busy.hit("id:back", 40, 600)).allowed for _ in range(30)])
+        finally:
+            await busy.close()
+
+    with restartable_redis_server(tmp_path) as redis:
+        assert asyncio.run(scenario(redis)) == 0
+
+
 def test_store_settings_are_checked() -> None:
     bad = [
         ({"on_store_failure": "open"}, "rate_limit.on_store_failure"),

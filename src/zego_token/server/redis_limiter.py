@@ -14,11 +14,14 @@ when it puts them back (``_HIT_SCRIPT``).
 
 When Redis cannot be reached (``rate_limit.on_store_failure``):
 
-- ``local`` (the default): each process enforces ``ceil(limit * local_share)`` per key from its
-  shadow (``local_share`` defaults to 1 / server.workers, so one instance's workers together
-  admit about ``limit``; with several instances, set it to 1 / (instances x workers)), and never
-  beyond the window's total as Redis last gave it plus the process's own hits since. The hits
-  counted meanwhile are put back into Redis when it answers again.
+- ``local`` (the default): each process enforces ``floor(limit * local_share)`` per key from
+  its shadow (``local_share`` defaults to 1 / server.workers, so one instance's workers together
+  admit at most ``limit``; with several instances, set it to 1 / (instances x workers)), and
+  never beyond the window's total as Redis last gave it plus the process's own hits since. When
+  Redis answers again (asked every ``PROBE_SECONDS`` even without requests), the process puts
+  back every window's hits it counted meanwhile, and keeps to its share in those windows until
+  they close: the other processes' hits counted in memory reach Redis only as each of them
+  returns, so until a window closes its total in Redis may still miss some of them.
 - ``refuse``: 503 ``rate_limit_unavailable`` (fail closed).
 
 With ``local``, after a failure the store is asked again by one request at most every
@@ -30,6 +33,7 @@ count of lines held back, and ``on_event`` counts a metric.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import os
@@ -51,7 +55,8 @@ PROBE_SECONDS = 0.25
 # KEYS[1]: the window (a hash: process -> hits). ARGV: [1] this process's field, [2] window in
 # ms, [3] this process's own hits in the window as its shadow knows them (this one included),
 # [4] ms left in the shadow's window, [5] the window's total in the last answer this process
-# had. Returns {total hits, ms until the window closes, this process's hits, hits put back}.
+# had, [6] the hits this call counts (1; 0 only puts back what was counted in memory).
+# Returns {total hits, ms until the window closes, this process's hits, hits put back}.
 #
 # When the window was lost, the first process to notice (the key is new: no expiry yet) also
 # keeps, in the field "~lost", the other processes' hits as it last saw them; each process that
@@ -59,7 +64,8 @@ PROBE_SECONDS = 0.25
 # that will never put theirs back (killed meanwhile). "~lost" is never more than those, so the
 # count is never raised above what was admitted.
 _HIT_SCRIPT = """
-local mine = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+local step = tonumber(ARGV[6] or '1')
+local mine = redis.call('HINCRBY', KEYS[1], ARGV[1], step)
 local known = tonumber(ARGV[3])
 local ttl = redis.call('PTTL', KEYS[1])
 local put_back = 0
@@ -69,7 +75,7 @@ if mine < known then
   redis.call('HINCRBY', KEYS[1], ARGV[1], put_back)
   mine = known
   if ttl < 0 then
-    local others = tonumber(ARGV[5]) - (known - 1)
+    local others = tonumber(ARGV[5]) - (known - step)
     if others > 0 then
       redis.call('HSET', KEYS[1], '~lost', others)
     end
@@ -108,7 +114,7 @@ class ShadowCounts:
 
     def __init__(self, max_keys: int) -> None:
         # key -> [own hits, window end (monotonic), the window's total in the last answer, own
-        # hits in that answer]
+        # hits in that answer, 1 once a hit in this window was decided in memory]
         self._windows: dict[str, list[float]] = {}
         self.max_keys = max_keys
 
@@ -119,7 +125,7 @@ class ShadowCounts:
         if entry is None or entry[1] <= now:
             if entry is None and len(self._windows) >= self.max_keys:
                 self._make_room(now)
-            entry = self._windows[key] = [0, now + window, 0, 0]
+            entry = self._windows[key] = [0, now + window, 0, 0, 0]
         return int(entry[0]) + 1, (entry[1] - now) * 1000, int(entry[2])
 
     def settle(self, key: str, mine: int, sent_at: float, ttl_ms: float, total: int) -> None:
@@ -141,7 +147,22 @@ class ShadowCounts:
         if entry is None:
             return 1, 1
         entry[0] += 1
+        entry[4] = 1
         return int(entry[0]), int(entry[2] + entry[0] - entry[3])
+
+    def counted_here(self, key: str) -> bool:
+        """Whether a hit on ``key`` in its current window was decided in memory."""
+        entry = self._windows.get(key)
+        return entry is not None and entry[4] > 0
+
+    def not_in_store(self, now: float) -> list[tuple[str, int, float, int]]:
+        """The open windows with hits counted in memory that no answer from the store has
+        shown yet: (key, this process's hits, ms left, the window's total as last seen)."""
+        return [
+            (key, int(entry[0]), (entry[1] - now) * 1000, int(entry[2]))
+            for key, entry in self._windows.items()
+            if entry[0] > entry[3] and entry[1] > now
+        ]
 
     def _make_room(self, now: float) -> None:
         self._windows = {k: v for k, v in self._windows.items() if v[1] > now}
@@ -177,6 +198,7 @@ class RedisRateLimiter:
         self._throttle = Throttle()
         self._probe_at = 0.0  # the store is asked again from then on
         self._failing: str | None = None  # the cause, while the store is unreachable
+        self._returning: asyncio.Task[None] | None = None  # see _return
         self.store_kind = self._store.kind
 
     async def hit(self, key: str, limit: int, window: int) -> RateDecision:
@@ -210,7 +232,53 @@ class RedisRateLimiter:
                     extra={"store": self.store_kind, "suppressed": suppressed},
                 )
         self._shadow.settle(key, int(mine), now, float(ttl_ms), int(total))
+        if self._local and self._shadow.counted_here(key):
+            # This window was counted in memory here for a while, and so it may have been in
+            # the other processes, whose hits reach the store only as each returns to it: this
+            # process keeps to its share until the window closes, so the shares still add up.
+            share = self._local_limit(limit)
+            if mine > share:
+                return rate_decision(int(mine), share, float(ttl_ms))
         return rate_decision(int(total), limit, float(ttl_ms))
+
+    def _local_limit(self, limit: int) -> int:
+        """This process's share of ``limit``, rounded down: the shares of the processes never
+        add up to more than the limit."""
+        return math.floor(limit * self._share + 1e-9)
+
+    def _watch(self) -> None:
+        """Start ``_return`` unless it runs already."""
+        if self._returning is None or self._returning.done():
+            self._returning = asyncio.get_running_loop().create_task(self._return())
+
+    async def _return(self) -> None:
+        """While the store is unreachable, ask it every ``PROBE_SECONDS`` even when no request
+        comes; once it answers, put back every window's hits counted in memory meanwhile, not
+        only those of the keys asked for again: until then the other processes decide from
+        totals without them."""
+        import redis.exceptions
+
+        while self._failing is not None:
+            await asyncio.sleep(PROBE_SECONDS)
+            if self._failing is None:
+                break
+            try:
+                await self._store.client.ping()
+            except (redis.exceptions.RedisError, OSError):
+                continue
+            if self._failing is not None:
+                self._recovered()
+        for key, known, ms_left, last_total in self._shadow.not_in_store(time.monotonic()):
+            sent_at = time.monotonic()
+            window_ms = max(1, int(ms_left))
+            try:
+                total, ttl_ms, mine, _ = await self._script(
+                    keys=[self._prefix + key],
+                    args=[self._field, window_ms, known, window_ms, last_total, 0],
+                )
+            except (redis.exceptions.RedisError, OSError):
+                return  # unreachable again: the next request starts over
+            self._shadow.settle(key, int(mine), sent_at, float(ttl_ms), int(total))
 
     def _recovered(self) -> None:
         log.warning(
@@ -247,11 +315,12 @@ class RedisRateLimiter:
                 "the rate-limit store is unreachable; try again shortly",
                 headers={"Retry-After": "1"},
             )
+        self._watch()
         hits, total = self._shadow.count_here(key)
         if total > limit:
             # the window was already full when Redis went away: nothing left to share
             return rate_decision(total, limit, ms_left)
-        return rate_decision(hits, max(1, math.ceil(limit * self._share)), ms_left)
+        return rate_decision(hits, self._local_limit(limit), ms_left)
 
     async def ready(self) -> bool:
         """True while requests can be decided: the store answers, or ``local`` stands in."""
@@ -279,6 +348,8 @@ class RedisRateLimiter:
         )
 
     async def close(self) -> None:
+        if self._returning is not None:
+            self._returning.cancel()
         await self._store.close()
 
 
