@@ -19,11 +19,23 @@ Checked for every request: a 200 carries a token that opens with the app's secre
 asked and the room and privileges asked (a wrong token); a credential that must be refused
 (wrong API key, unknown signing key, expired JWT, a JWT for another user) never gets a token; a
 JWT signed with a published key never gets a 401 (a rotated key refused); per identity and per
-window no more than the limit is admitted (over-admission; windows are followed from the
-client's side, and requests within 0.5 s of a window's edge are left out as ambiguous).
+window no more than the limit is admitted (over-admission).
+
+Over-admission is counted in the server's own windows. A window opens at its key's first request
+and, with a failover or a lost key, need not start where the previous one's end plus the window
+length puts it, so windows are not followed from the client's side: every 429 says when its
+window closes (Retry-After, the seconds left rounded up), which puts the close between the
+request's send time + Retry-After - 1 and its answer time + Retry-After. The 429s whose ranges
+meet (or lie within half a window of each other) give one close; the 200s certainly between two
+closes are that window's, and a 200 whose send-to-answer span meets a close's range is left out
+as ambiguous. Two closes certainly less than a window apart are reported too (that window's
+limit came too soon, which no count per window shows). The client-side count of earlier runs
+(a window opened by the first request after the previous one's end, requests within 0.5 s of
+its end left out) is reported next to it.
 
     .venv/bin/python bench/chaos.py                 # 600 s, the documented run
     .venv/bin/python bench/chaos.py --seconds 60 --every 5    # a quick check
+    .venv/bin/python bench/chaos.py --faults redis_stop,sighup --seconds 120   # some faults only
 """
 
 from __future__ import annotations
@@ -77,6 +89,7 @@ class Outcome:
     status: int
     problem: str | None = None
     code: str | None = None
+    retry_after: int | None = None  # a 429's Retry-After
 
 
 @dataclass
@@ -112,7 +125,7 @@ class Signer:
         return kid
 
 
-def server_config(idp: IdentityProvider, sentinels: SentinelSet) -> str:
+def server_config(idp: IdentityProvider, sentinels: SentinelSet, log_level: str) -> str:
     digest = hashlib.sha256(API_KEY.encode()).hexdigest()
     return f"""
 [auth]
@@ -140,7 +153,7 @@ sentinel_service = "{SERVICE}"
 shutdown_timeout = 3
 
 [logging]
-level = "warning"
+level = "{log_level}"
 """
 
 
@@ -227,12 +240,16 @@ def client_loop(url: str, signer: Signer, run: Run, stop: threading.Event, seed:
                 kind, kid, identity = "refuse", "", "-"
                 headers = refused_credential(rng, signer, user)
             sent = time.monotonic()
+            retry_after = None
             try:
                 response = client.get(f"{url}/api/token", params=params, headers=headers)
                 status, body = response.status_code, response.content
+                if status == 429:
+                    retry_after = int(response.headers["retry-after"])
             except httpx.HTTPError:  # a worker killed mid-request, a timeout
                 status, body = 0, b""
             outcome = Outcome(sent, time.monotonic(), kind, identity, status)
+            outcome.retry_after = retry_after
             if status >= 400:
                 with contextlib.suppress(ValueError, KeyError, TypeError):
                     outcome.code = json.loads(body)["error"]["code"]
@@ -398,14 +415,86 @@ class Faults:
 # --- the report ---------------------------------------------------------------------------------
 
 
-def over_admission(outcomes: list[Outcome], began: float) -> tuple[int, int, list[str]]:
-    """(requests admitted beyond the limit, ambiguous requests left out, the windows over),
-    per identity and window, windows opened by the first counted request after the previous
-    one closed."""
+def limited(outcomes: list[Outcome]) -> dict[str, list[Outcome]]:
+    """The requests the identity limit decided (200 or 429), per identity, by send time."""
     by_identity: dict[str, list[Outcome]] = defaultdict(list)
     for outcome in outcomes:
         if outcome.kind != "refuse" and outcome.status in (200, 429):
             by_identity[outcome.identity].append(outcome)
+    for requests in by_identity.values():
+        requests.sort(key=lambda o: o.sent)
+    return by_identity
+
+
+def window_closes(requests: list[Outcome]) -> list[tuple[float, float]]:
+    """The ranges in which the server's windows closed, as its 429s tell them, in order."""
+    closes: list[tuple[float, float]] = []
+    for outcome in requests:
+        if outcome.retry_after is None:
+            continue
+        low, high = outcome.sent + outcome.retry_after - 1, outcome.done + outcome.retry_after
+        if closes and low < closes[-1][1] + WINDOW / 2 and high > closes[-1][0] - WINDOW / 2:
+            last_low, last_high = closes[-1]
+            if low < last_high and high > last_low:  # the same close, known more closely
+                closes[-1] = (max(low, last_low), min(high, last_high))
+            else:  # answers that disagree: the close is somewhere in both
+                closes[-1] = (min(low, last_low), max(high, last_high))
+        else:
+            closes.append((low, high))
+    return closes
+
+
+def over_admission(outcomes: list[Outcome], began: float) -> tuple[int, int, list[str], list[str]]:
+    """(requests admitted beyond the limit, ambiguous requests left out, the windows over, the
+    windows shorter than ``WINDOW``), per identity in the server's windows (``window_closes``).
+    Admissions after the last close are one window if they span less than a window, else not
+    counted."""
+    over = ambiguous = 0
+    windows: list[str] = []
+    short: list[str] = []
+    for identity, requests in limited(outcomes).items():
+        closes = window_closes(requests)
+        admitted: Counter[int] = Counter()
+        last_high = closes[-1][1] if closes else float("-inf")
+        tail = [o for o in requests if o.status == 200 and o.sent > last_high]
+        for outcome in requests:
+            if outcome.status != 200 or outcome.sent > last_high:
+                continue
+            index = next(i for i, (_, high) in enumerate(closes) if outcome.sent < high)
+            low = closes[index][0]
+            before = closes[index - 1][1] if index else float("-inf")
+            if outcome.done < low and outcome.sent > before:
+                admitted[index] += 1
+            else:
+                ambiguous += 1
+        if tail and tail[-1].done - tail[0].sent < WINDOW:
+            admitted[len(closes)] = len(tail)
+        for index in range(1, len(closes)):
+            # a window certainly shorter than WINDOW (by more than a second): its limit came
+            # too soon, which no count per window shows
+            longest = closes[index][1] - closes[index - 1][0]
+            if longest < WINDOW - 1:
+                short.append(
+                    f"{identity} window closing at {closes[index][0] - began:.1f} s lasted "
+                    f"{longest:.1f} s at most"
+                )
+        for index, count in sorted(admitted.items()):
+            if count > LIMIT:
+                over += count - LIMIT
+                end = closes[index][0] - began if index < len(closes) else None
+                windows.append(
+                    f"{identity} window closing at "
+                    f"{'the end' if end is None else f'{end:.1f} s'}: {count} admitted"
+                )
+    return over, ambiguous, windows, short
+
+
+def over_admission_client_windows(
+    outcomes: list[Outcome], began: float
+) -> tuple[int, int, list[str]]:
+    """The client-side count: windows opened by the first counted request after the previous
+    one closed, requests within ``EDGE`` of a window's end left out as ambiguous."""
+    by_identity = limited(outcomes)
     over = ambiguous = 0
     windows: list[str] = []
 
@@ -418,7 +507,6 @@ def over_admission(outcomes: list[Outcome], began: float) -> tuple[int, int, lis
         return max(0, admitted - LIMIT)
 
     for identity, requests in by_identity.items():
-        requests.sort(key=lambda o: o.sent)
         start, admitted = None, 0
         for outcome in requests:
             if start is None or outcome.sent >= start + WINDOW:
@@ -437,7 +525,10 @@ def report(run: Run, began: float, seconds: float, signer: Signer) -> dict[str, 
     statuses = Counter(o.status for o in run.outcomes)
     codes = Counter(f"{o.status} {o.code}" for o in run.outcomes if o.code)
     problems = Counter(o.problem for o in run.outcomes if o.problem)
-    over, ambiguous, windows = over_admission(run.outcomes, began)
+    over, ambiguous, windows, short = over_admission(run.outcomes, began)
+    client_over, client_ambiguous, client_windows = over_admission_client_windows(
+        run.outcomes, began
+    )
     return {
         "seconds": round(seconds, 1),
         "requests": len(run.outcomes),
@@ -451,6 +542,11 @@ def report(run: Run, began: float, seconds: float, signer: Signer) -> dict[str, 
         "over_admission": over,
         "over_admission_ambiguous_left_out": ambiguous,
         "over_admission_windows": windows,
+        "windows_shorter_than_the_window": len(short),
+        "short_windows": short,
+        "over_admission_client_windows": client_over,
+        "over_admission_client_windows_ambiguous_left_out": client_ambiguous,
+        "over_admission_client_windows_over": client_windows,
         "other_5xx": sum(v for k, v in problems.items() if k.startswith("status_")),
         "transport_errors": statuses.get(0, 0),
         "rotations": signer.rotations,
@@ -458,11 +554,55 @@ def report(run: Run, began: float, seconds: float, signer: Signer) -> dict[str, 
     }
 
 
+# Granian's line, and the server's rewrite of it (server/granian_workers.py)
+KILL_MARKERS = ("refused to gracefully stop", "had already exited when Granian")
+
+
+def kill_lines(lines: list[str]) -> dict[str, int]:
+    """Granian's "Killing (old) worker-N after it refused to gracefully stop" (a warning), and
+    the same line rewritten at info by the server (the worker had already exited), split by
+    whether each of the worker's processes that Granian was stopping had logged "worker
+    stopped" before it."""
+    records = []
+    for line in lines:
+        if line.startswith("{"):
+            with contextlib.suppress(ValueError):
+                records.append(json.loads(line))
+    pids: dict[int, list[int]] = defaultdict(list)  # worker slot -> its process IDs
+    stopped: set[int] = set()
+    counts: Counter[str] = Counter()
+    for record in records:
+        message = str(record.get("msg", ""))
+        if message == "worker stopped":
+            stopped.add(int(record["pid"]))
+        elif message.startswith("Spawning worker-"):
+            spawned, pid = message.removeprefix("Spawning worker-").split(" with PID: ")
+            pids[int(spawned)].append(int(pid))
+        elif any(marker in message for marker in KILL_MARKERS):
+            slot = int(message.split("worker-")[1].split(" ")[0])
+            old = message.startswith("Killing old") or "had already exited" in message
+            candidates = pids[slot][:-1][-1:] if old else pids[slot][-1:]
+            had = bool(candidates) and all(pid in stopped for pid in candidates)
+            level = "warning" if record.get("level") == "warning" else "rewritten at info"
+            counts[f"{level}, worker had logged 'worker stopped': {'yes' if had else 'no'}"] += 1
+    return dict(counts)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=600, help="length of the run (600)")
     parser.add_argument("--every", type=float, default=25, help="seconds between faults (25)")
     parser.add_argument("--json", metavar="FILE", help="also write the report here")
+    parser.add_argument(
+        "--faults", help="a comma-separated subset of the cycle, in its order (default: all)"
+    )
+    parser.add_argument(
+        "--log-level",
+        default="warning",
+        choices=["info", "warning"],
+        help="the server's; info also checks Granian's kill lines against its workers' exits",
+    )
+    parser.add_argument("--server-log", metavar="FILE", help="keep the server's log here")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="zego-chaos-") as tmp, ExitStack() as stack:
         directory = Path(tmp)
@@ -470,7 +610,8 @@ def main(argv: list[str] | None = None) -> int:
         idp = IdentityProvider().start()
         stack.callback(idp.stop)
         signer = Signer(idp)
-        url, server = stack.enter_context(token_server(directory, server_config(idp, sentinels)))
+        config = server_config(idp, sentinels, args.log_level)
+        url, server = stack.enter_context(token_server(directory, config))
         run, stop = Run(), threading.Event()
         threads = [
             threading.Thread(target=client_loop, args=(url, signer, run, stop, n), daemon=True)
@@ -481,6 +622,12 @@ def main(argv: list[str] | None = None) -> int:
             thread.start()
         faults = Faults(sentinels, idp, signer, server, url)
         cycle = faults.cycle()
+        if args.faults:
+            wanted = set(args.faults.split(","))
+            unknown = wanted - {name for name, _ in cycle}
+            if unknown:
+                parser.error(f"unknown faults: {', '.join(sorted(unknown))}")
+            cycle = [(name, inject) for name, inject in cycle if name in wanted]
         index = 0
         try:
             while time.monotonic() - began + args.every <= args.seconds:
@@ -513,6 +660,10 @@ def main(argv: list[str] | None = None) -> int:
                 if line.startswith("{") and '"level":"warning"' in line
             )
         )
+        if args.log_level == "info":
+            result["granian_kill_lines"] = kill_lines(lines)
+        if args.server_log:
+            Path(args.server_log).write_text("\n".join(lines) + "\n")
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:
@@ -522,6 +673,7 @@ def main(argv: list[str] | None = None) -> int:
         "tokens_where_refusal_due",
         "401_for_published_keys",
         "over_admission",
+        "windows_shorter_than_the_window",
         "other_5xx",
     )
     return 1 if any(result[key] for key in bad) else 0
