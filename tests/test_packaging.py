@@ -46,6 +46,7 @@ NOT_PORTABLE = {
     "tests/test_auth_jwt_verify.py": "server internals, the test identity provider's helpers",
     "tests/test_bench_references.py": "bench/ scripts and the official generators' dev packages",
     "tests/test_bench_smoke.py": "bench/ scripts and the reference generator's dev packages",
+    "tests/test_chaos_accounting.py": "bench/ scripts",
     "tests/test_deploy_manifests.py": "deploy/ files and pyyaml",
     "tests/test_docs_audit.py": "docs/cli.md, docs/security.md and docs/examples/",
     "tests/test_fresh_clone.py": "git and the repository's history",

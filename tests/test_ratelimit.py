@@ -212,7 +212,7 @@ def test_redis_unreachable_fails_closed() -> None:
 
 def test_redis_unreachable_counts_this_process_share_in_memory() -> None:
     """on_store_failure = "local": while Redis cannot be reached the process admits its share
-    of the limit (here a half: ceil(10 * 0.5) = 5), then 429, and says it runs degraded."""
+    of the limit (here a half: floor(10 * 0.5) = 5), then 429, and says it runs degraded."""
     events: list[str] = []
 
     async def scenario() -> list[bool]:

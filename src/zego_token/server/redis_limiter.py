@@ -55,8 +55,7 @@ PROBE_SECONDS = 0.25
 # KEYS[1]: the window (a hash: process -> hits). ARGV: [1] this process's field, [2] window in
 # ms, [3] this process's own hits in the window as its shadow knows them (this one included),
 # [4] ms left in the shadow's window, [5] the window's total in the last answer this process
-# had, [6] the hits this call counts (1; 0 only puts back what was counted in memory).
-# Returns {total hits, ms until the window closes, this process's hits, hits put back}.
+# had. Returns {total hits, ms until the window closes, this process's hits, hits put back}.
 #
 # When the window was lost, the first process to notice (the key is new: no expiry yet) also
 # keeps, in the field "~lost", the other processes' hits as it last saw them; each process that
@@ -64,8 +63,7 @@ PROBE_SECONDS = 0.25
 # that will never put theirs back (killed meanwhile). "~lost" is never more than those, so the
 # count is never raised above what was admitted.
 _HIT_SCRIPT = """
-local step = tonumber(ARGV[6] or '1')
-local mine = redis.call('HINCRBY', KEYS[1], ARGV[1], step)
+local mine = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
 local known = tonumber(ARGV[3])
 local ttl = redis.call('PTTL', KEYS[1])
 local put_back = 0
@@ -75,7 +73,7 @@ if mine < known then
   redis.call('HINCRBY', KEYS[1], ARGV[1], put_back)
   mine = known
   if ttl < 0 then
-    local others = tonumber(ARGV[5]) - (known - step)
+    local others = tonumber(ARGV[5]) - (known - 1)
     if others > 0 then
       redis.call('HSET', KEYS[1], '~lost', others)
     end
@@ -98,6 +96,40 @@ for _, hits in ipairs(redis.call('HVALS', KEYS[1])) do
   total = total + tonumber(hits)
 end
 return {total, ttl, mine, put_back}
+"""
+
+# What _HIT_SCRIPT does when Redis lost a window, without counting a hit: puts back the hits
+# this process counted in memory while Redis was away. KEYS[1]: the window. ARGV: [1] this
+# process's field, [2] its hits in the window as its shadow knows them, [3] ms left in the
+# shadow's window, [4] the window's total in the last answer this process had. Returns
+# {total hits, ms until the window closes, this process's hits}.
+_PUT_BACK_SCRIPT = """
+local known = tonumber(ARGV[2])
+local mine = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+local ttl = redis.call('PTTL', KEYS[1])
+if mine < known then
+  local put_back = known - mine
+  redis.call('HINCRBY', KEYS[1], ARGV[1], put_back)
+  mine = known
+  if ttl < 0 then
+    local others = tonumber(ARGV[4]) - known
+    if others > 0 then
+      redis.call('HSET', KEYS[1], '~lost', others)
+    end
+    ttl = tonumber(ARGV[3])
+    redis.call('PEXPIRE', KEYS[1], ttl)
+  else
+    local lost = tonumber(redis.call('HGET', KEYS[1], '~lost') or '0')
+    if lost > 0 then
+      redis.call('HSET', KEYS[1], '~lost', math.max(0, lost - put_back))
+    end
+  end
+end
+local total = 0
+for _, hits in ipairs(redis.call('HVALS', KEYS[1])) do
+  total = total + tonumber(hits)
+end
+return {total, ttl, mine}
 """
 
 
@@ -187,6 +219,7 @@ class RedisRateLimiter:
     ) -> None:
         self._store = RedisStore(settings)
         self._script = self._store.client.register_script(_HIT_SCRIPT)
+        self._put_back_script = self._store.client.register_script(_PUT_BACK_SCRIPT)
         self._prefix = settings.key_prefix
         # Unique per process and per start: a restarted worker's field is a new one, and the
         # old one still counts until the window closes.
@@ -232,14 +265,19 @@ class RedisRateLimiter:
                     extra={"store": self.store_kind, "suppressed": suppressed},
                 )
         self._shadow.settle(key, int(mine), now, float(ttl_ms), int(total))
+        return self._decision(key, limit, int(total), int(mine), float(ttl_ms))
+
+    def _decision(self, key: str, limit: int, total: int, mine: int, ttl_ms: float) -> RateDecision:
+        """The decision on Redis's answer: the window's total against the limit, and, in a
+        window this process counted in memory for a while, its own hits against its share: the
+        other processes may have counted it in memory too, and their hits reach Redis only as
+        each returns to it (or never, for one killed meanwhile), so each keeps to its share
+        until the window closes and the shares still add up to the limit at most."""
         if self._local and self._shadow.counted_here(key):
-            # This window was counted in memory here for a while, and so it may have been in
-            # the other processes, whose hits reach the store only as each returns to it: this
-            # process keeps to its share until the window closes, so the shares still add up.
             share = self._local_limit(limit)
             if mine > share:
-                return rate_decision(int(mine), share, float(ttl_ms))
-        return rate_decision(int(total), limit, float(ttl_ms))
+                return rate_decision(mine, share, ttl_ms)
+        return rate_decision(total, limit, ttl_ms)
 
     def _local_limit(self, limit: int) -> int:
         """This process's share of ``limit``, rounded down: the shares of the processes never
@@ -270,11 +308,10 @@ class RedisRateLimiter:
                 self._recovered()
         for key, known, ms_left, last_total in self._shadow.not_in_store(time.monotonic()):
             sent_at = time.monotonic()
-            window_ms = max(1, int(ms_left))
             try:
-                total, ttl_ms, mine, _ = await self._script(
+                total, ttl_ms, mine = await self._put_back_script(
                     keys=[self._prefix + key],
-                    args=[self._field, window_ms, known, window_ms, last_total, 0],
+                    args=[self._field, known, max(1, int(ms_left)), last_total],
                 )
             except (redis.exceptions.RedisError, OSError):
                 return  # unreachable again: the next request starts over
