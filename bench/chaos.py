@@ -521,6 +521,17 @@ def over_admission_client_windows(
     return over, ambiguous, windows
 
 
+def after_fault(run: Run, began: float, status: int) -> dict[str, int]:
+    """The answers of ``status``, by the fault injected last before each was sent."""
+    counts: Counter[str] = Counter()
+    for outcome in run.outcomes:
+        if outcome.status == status:
+            at = outcome.sent - began
+            last = [name for t, name, _ in run.faults if t <= at]
+            counts[last[-1] if last else "(none yet)"] += 1
+    return dict(counts)
+
+
 def report(run: Run, began: float, seconds: float, signer: Signer) -> dict[str, object]:
     statuses = Counter(o.status for o in run.outcomes)
     codes = Counter(f"{o.status} {o.code}" for o in run.outcomes if o.code)
@@ -549,6 +560,7 @@ def report(run: Run, began: float, seconds: float, signer: Signer) -> dict[str, 
         "over_admission_client_windows_over": client_windows,
         "other_5xx": sum(v for k, v in problems.items() if k.startswith("status_")),
         "transport_errors": statuses.get(0, 0),
+        "transport_errors_after": after_fault(run, began, 0),
         "rotations": signer.rotations,
         "faults": [f"{t:7.1f} s  {name}: {note}" for t, name, note in run.faults],
     }
