@@ -66,7 +66,7 @@ def test_an_exact_limiter_shows_no_over_admission(chaos: ModuleType, seed: int) 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_a_window_admitting_27_too_many_is_found(chaos: ModuleType, seed: int) -> None:
     over, _, windows, short = chaos.over_admission(answers(chaos, seed, extra_at=100.0), 0.0)
-    assert 20 <= over <= 27 and len(windows) == 1 and short == []
+    assert 20 <= over <= 27 and len(windows) == 1 and short == []  # a few are ambiguous
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
