@@ -197,6 +197,53 @@ def test_a_lost_window_keeps_the_hits_of_a_process_that_died_before_the_loss(
     assert 50 <= asyncio.run(scenario()) <= 52
 
 
+def test_redis_counts_two_keys_in_one_call_up_to_the_first_refusal(redis_url: str) -> None:
+    """``hit_both`` (the client IP, then the identity): a request the first key refuses is not
+    counted on the second, as when each was asked on its own."""
+
+    async def scenario() -> tuple[list[tuple[bool, int]], int]:
+        limiter = redis_limiter(redis_url)
+        both = [await limiter.hit_both("ip:both", 2, "id:both", 10, 60) for _ in range(4)]
+        second = await limiter.hit("id:both", 10, 60)
+        await limiter.close()
+        return [(d.allowed, d.limit) for d in both], second.remaining
+
+    decisions, remaining = asyncio.run(scenario())
+    assert decisions == [(True, 10), (True, 10), (False, 2), (False, 2)]
+    assert remaining == 7  # two counted by hit_both, this one: 3 of 10
+
+
+def test_a_lost_window_is_put_back_for_both_keys_of_one_call(redis_url: str) -> None:
+    async def scenario() -> tuple[int, int]:
+        import redis.asyncio as redis_asyncio
+
+        limiter = redis_limiter(redis_url)
+        for _ in range(5):
+            assert (await limiter.hit_both("ip:lost2", 100, "id:lost2", 100, 60)).allowed
+        client = redis_asyncio.Redis.from_url(redis_url)
+        await client.flushall()
+        await client.aclose()
+        await limiter.hit_both("ip:lost2", 100, "id:lost2", 100, 60)
+        ip = await limiter.hit("ip:lost2", 100, 60)
+        identity = await limiter.hit("id:lost2", 100, 60)
+        await limiter.close()
+        return ip.remaining, identity.remaining
+
+    assert asyncio.run(scenario()) == (93, 93)  # 7 of 100 each: nothing forgotten
+
+
+def test_two_keys_decided_in_memory_while_redis_is_unreachable() -> None:
+    async def scenario() -> list[tuple[bool, int]]:
+        limiter = redis_limiter(
+            f"redis://127.0.0.1:{free_port()}/0", timeout=0.3, on_store_failure="local"
+        )
+        both = [await limiter.hit_both("ip:x", 2, "id:x", 10, 60) for _ in range(3)]
+        await limiter.close()
+        return [(d.allowed, d.limit) for d in both]
+
+    assert asyncio.run(scenario()) == [(True, 10), (True, 10), (False, 2)]
+
+
 def test_redis_unreachable_fails_closed() -> None:
     async def scenario() -> None:
         limiter = redis_limiter(f"redis://127.0.0.1:{free_port()}/0", timeout=0.3)
