@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
 
     api_key = servers.new_api_key()
     runs: list[Run] = []
-    script_calls: dict[tuple[int, str], int] = {}
+    script_calls: dict[tuple[int, str], tuple[int, int]] = {}
     profile = ""
     with tempfile.TemporaryDirectory(prefix="zego-bench-") as tmp:
         workdir = Path(tmp)
@@ -197,7 +197,10 @@ def main(argv: list[str] | None = None) -> int:
                     cpu = servers.cpu_seconds(pids) - cpu_before
                     runs.append((round_no, server.name, result, cpu))
                     if redis is not None:
-                        script_calls[round_no, server.name] = redis.script_calls()
+                        script_calls[round_no, server.name] = (
+                            redis.script_calls(),
+                            redis.reads(),
+                        )
             if args.profile:
                 profile = profile_worker(ours, args.seconds, load)
             metrics_status, metrics = servers.get(ours.base_url + "/metrics", credential)
@@ -284,14 +287,19 @@ JWT_RPS_TARGET = 1.0
 REDIS_RPS_TARGET = 1.5
 
 
-def script_calls_table(runs: list[Run], calls: dict[tuple[int, str], int]) -> str:
-    """Redis script calls (round trips of a limit check) per request, by round and server:
-    wrk's count of requests answered, against Redis's count of calls in the same run."""
-    rows = [
-        (n, name, report.count(calls[n, name]), f"{calls[n, name] / max(1, r.requests):.2f}")
-        for n, name, r, _ in runs
-    ]
-    return report.table(("round", "server", "Redis script calls", "calls per request"), rows)
+def script_calls_table(runs: list[Run], calls: dict[tuple[int, str], tuple[int, int]]) -> str:
+    """Redis script calls (round trips of a limit check) and Redis's socket reads (batches of
+    commands that arrived together) per request, by round and server: wrk's count of requests
+    answered, against Redis's counts in the same run."""
+    rows = []
+    for n, name, r, _ in runs:
+        scripts, reads = calls[n, name]
+        per = max(1, r.requests)
+        rows.append((n, name, report.count(scripts), f"{scripts / per:.2f}", f"{reads / per:.2f}"))
+    return report.table(
+        ("round", "server", "Redis script calls", "calls per request", "Redis reads per request"),
+        rows,
+    )
 
 
 def summary(runs: list[Run], ours: str, baselines: list[str], targets: dict[str, float]) -> str:

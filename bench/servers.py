@@ -264,6 +264,11 @@ class RedisServer:
             int(stats.get(f"cmdstat_{name}", {}).get("calls", 0)) for name in ("evalsha", "eval")
         )
 
+    def reads(self) -> int:
+        """Socket reads Redis made since the last ``reset``: one per batch of commands that
+        arrived together (a pipeline), so fewer reads than calls means calls were batched."""
+        return int(self.client().info("stats")["total_reads_processed"])
+
     def reset(self) -> None:
         self.client().config_resetstat()
 

@@ -49,8 +49,9 @@ log = logging.getLogger("zego_token.server.ratelimit")
 
 PROBE_SECONDS = 0.25
 
-# KEYS: the windows one request counts, in order (each a hash: process -> hits). ARGV[1]: this
-# process's field, ARGV[2]: the window in ms; then four per key: this process's own hits in
+# KEYS: the windows one request counts, in order (each a hash: process -> hits). ARGV[1]: the
+# numbers, space-separated (one argument, not a dozen: the client packs each argument in
+# Python): this process's field, the window in ms, then four per key: this process's own hits in
 # that window as its shadow knows them (this one included), ms left in the shadow's window, the
 # window's total in the last answer this process had, and the key's limit. Counting stops after
 # the first key over its limit: the keys after it are not counted, as when each was asked on
@@ -63,24 +64,29 @@ PROBE_SECONDS = 0.25
 # that will never put theirs back (killed meanwhile). "~lost" is never more than those, so the
 # count is never raised above what was admitted.
 _HIT_SCRIPT = """
+local argv = {}
+for word in string.gmatch(ARGV[1], '%S+') do
+  argv[#argv + 1] = word
+end
+local field = argv[1]
 local answer = {}
 for i, key in ipairs(KEYS) do
   local at = 2 + (i - 1) * 4
-  local mine = redis.call('HINCRBY', key, ARGV[1], 1)
-  local known = tonumber(ARGV[at + 1])
+  local mine = redis.call('HINCRBY', key, field, 1)
+  local known = tonumber(argv[at + 1])
   local ttl = redis.call('PTTL', key)
   local put_back = 0
   if mine < known then
     -- Redis lost this window (restart, failover): put back what this process counted
     put_back = known - mine
-    redis.call('HINCRBY', key, ARGV[1], put_back)
+    redis.call('HINCRBY', key, field, put_back)
     mine = known
     if ttl < 0 then
-      local others = tonumber(ARGV[at + 3]) - (known - 1)
+      local others = tonumber(argv[at + 3]) - (known - 1)
       if others > 0 then
         redis.call('HSET', key, '~lost', others)
       end
-      ttl = tonumber(ARGV[at + 2])
+      ttl = tonumber(argv[at + 2])
       redis.call('PEXPIRE', key, ttl)
     else
       local lost = tonumber(redis.call('HGET', key, '~lost') or '0')
@@ -91,7 +97,7 @@ for i, key in ipairs(KEYS) do
   end
   if ttl < 0 then
     -- a new window (or one left without expiry by a crash between commands elsewhere)
-    ttl = tonumber(ARGV[2])
+    ttl = tonumber(argv[2])
     redis.call('PEXPIRE', key, ttl)
   end
   local total = 0
@@ -102,7 +108,7 @@ for i, key in ipairs(KEYS) do
   answer[#answer + 1] = ttl
   answer[#answer + 1] = mine
   answer[#answer + 1] = put_back
-  if total > tonumber(ARGV[at + 4]) then
+  if total > tonumber(argv[at + 4]) then
     break
   end
 end
@@ -180,7 +186,7 @@ class RedisRateLimiter:
         on_event: Callable[[str], None] = lambda event: None,
     ) -> None:
         self._store = RedisStore(settings)
-        self._script = self._store.client.register_script(_HIT_SCRIPT)
+        self._script = self._store.script(_HIT_SCRIPT)
         self._prefix = settings.key_prefix
         # Unique per process and per start: a restarted worker's field is a new one, and the
         # old one still counts until the window closes.
@@ -224,18 +230,18 @@ class RedisRateLimiter:
 
         now = time.monotonic()
         shadow = self._shadow
-        args: list[object] = [self._field, window * 1000]
+        numbers = f"{self._field} {window * 1000}"
         ms_left = []
         for key, limit in zip(keys, limits, strict=True):
             known, key_ms_left, last_total = shadow.expected(key, window, now)
-            args += (known, max(1, int(key_ms_left)), last_total, limit)
+            numbers += f" {known} {max(1, int(key_ms_left))} {last_total} {limit}"
             ms_left.append(key_ms_left)
         if self._failing is not None and now < self._probe_at and self._local:
             return self._all_without_store(self._failing, keys, limits, ms_left)
         self._probe_at = now + PROBE_SECONDS  # one request probes; the others decide at once
         try:
             with tracing.span("redis EVALSHA", **{"db.system": "redis"}):
-                answer = await self._script(keys=[self._prefix + key for key in keys], args=args)
+                answer = await self._script([self._prefix + key for key in keys], (numbers,))
         except (redis.exceptions.RedisError, OSError) as error:
             self._failing = type(error).__name__
             self._probe_at = time.monotonic() + PROBE_SECONDS
