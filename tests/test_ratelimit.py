@@ -232,6 +232,50 @@ def test_a_lost_window_is_put_back_for_both_keys_of_one_call(redis_url: str) -> 
     assert asyncio.run(scenario()) == (93, 93)  # 7 of 100 each: nothing forgotten
 
 
+def test_concurrent_calls_share_one_pipeline(redis_url: str) -> None:
+    """Calls made in one turn of the event loop reach Redis together: 100 concurrent requests
+    cost Redis a handful of socket reads, not 100, and each still gets its own count."""
+
+    async def scenario() -> tuple[list[int], int, int]:
+        import redis.asyncio as redis_asyncio
+
+        limiter = redis_limiter(redis_url)
+        await limiter.hit("id:warm", 1000, 60)  # the connection is open, the script loaded
+        client = redis_asyncio.Redis.from_url(redis_url)
+        before = (await client.info("stats"))["total_reads_processed"]
+        calls = (await client.info("commandstats")).get("cmdstat_evalsha", {}).get("calls", 0)
+        decisions = await asyncio.gather(
+            *(limiter.hit_both(f"ip:p{n % 10}", 1000, "id:pipelined", 1000, 60) for n in range(100))
+        )
+        reads = (await client.info("stats"))["total_reads_processed"] - before - 2
+        calls = (await client.info("commandstats"))["cmdstat_evalsha"]["calls"] - calls
+        await client.aclose()
+        await limiter.close()
+        return sorted(d.remaining for d in decisions), reads, calls
+
+    remaining, reads, calls = asyncio.run(scenario())
+    assert remaining == list(range(900, 1000))  # the identity's 100 hits, each counted once
+    assert calls == 100
+    assert reads <= 5, reads  # one pipeline (two INFO reads of this test's own left out)
+
+
+def test_a_script_redis_forgot_is_loaded_again_without_counting_twice(redis_url: str) -> None:
+    async def scenario() -> list[int]:
+        import redis.asyncio as redis_asyncio
+
+        limiter = redis_limiter(redis_url)
+        for _ in range(3):
+            await limiter.hit("id:flushed", 100, 60)
+        client = redis_asyncio.Redis.from_url(redis_url)
+        await client.script_flush()  # as a restarted Redis that kept its data would be
+        await client.aclose()
+        decisions = await asyncio.gather(*(limiter.hit("id:flushed", 100, 60) for _ in range(5)))
+        await limiter.close()
+        return sorted(d.remaining for d in decisions)
+
+    assert asyncio.run(scenario()) == [92, 93, 94, 95, 96]  # hits 4 to 8, once each
+
+
 def test_two_keys_decided_in_memory_while_redis_is_unreachable() -> None:
     async def scenario() -> list[tuple[bool, int]]:
         limiter = redis_limiter(
