@@ -16,10 +16,17 @@ limit cost more CPU than the rest of the request).
 from __future__ import annotations
 
 import asyncio
+import math
+import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from ..pipeline.ratelimit import RateLimitSettings
+
+if sys.version_info >= (3, 11):
+    from asyncio import timeout as _timeout
+else:  # redis-py depends on async-timeout there
+    from async_timeout import timeout as _timeout
 
 # Connections per process: requests queue for one (up to redis_timeout) beyond this.
 MAX_CONNECTIONS = 64
@@ -34,7 +41,7 @@ class RedisStore:
         from redis.backoff import NoBackoff
         from redis.exceptions import ConnectionError as RedisConnectionError
 
-        timeout = settings.redis_timeout
+        timeout = self._timeout = settings.redis_timeout
         # After a Redis restart every pooled socket is dead: one retry, at once, on a fresh
         # connection (redis-py disconnects the failed one first) turns that into no error at
         # all. Only connection errors are retried: a timeout retried would double the wait.
@@ -89,7 +96,7 @@ class RedisStore:
         if self.kind == "cluster":
             script = self.client.register_script(text)
             return lambda keys, args: script(keys=keys, args=args)
-        return ScriptCalls(self.client, text)
+        return ScriptCalls(self.client, text, self._timeout)
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -133,10 +140,11 @@ class ScriptCalls:
     over) is loaded again and only the calls it refused are sent again, so no call is counted
     twice."""
 
-    __slots__ = ("_client", "_queued", "_script", "_sending")
+    __slots__ = ("_client", "_queued", "_script", "_sending", "_timeout")
 
-    def __init__(self, client: Any, text: str) -> None:
+    def __init__(self, client: Any, text: str, timeout: float) -> None:
         self._client = client
+        self._timeout = timeout
         self._script = client.register_script(text)  # the SHA, and how to load it again
         self._queued: list[tuple[tuple[object, ...], asyncio.Future[Any]]] = []
         self._sending: set[asyncio.Task[None]] = set()  # referenced until done
@@ -184,9 +192,40 @@ class ScriptCalls:
     async def _pipeline(
         self, batch: list[tuple[tuple[object, ...], asyncio.Future[Any]]]
     ) -> list[Any]:
-        pipe = self._client.pipeline(transaction=False)
-        sha = self._script.sha
-        for call, _ in batch:
-            pipe.execute_command("EVALSHA", sha, *call)
-        answers: list[Any] = await pipe.execute(raise_on_error=False)
-        return answers
+        """Send ``batch`` on one pooled connection and read its answers under one timeout (a
+        timeout per answer, as redis-py's pipeline sets, was a seventh of the limiter's CPU).
+        A connection error is retried once on a fresh connection, as the client's other
+        commands are: after a Redis restart every pooled socket is dead."""
+        from redis.exceptions import ConnectionError as RedisConnectionError
+
+        pool = self._client.connection_pool
+        commands = [("EVALSHA", self._script.sha, *call) for call, _ in batch]
+        for retry in (True, False):
+            connection = await pool.get_connection()
+            try:
+                await connection.send_packed_command(
+                    connection.pack_commands(commands), check_health=False
+                )
+                async with _timeout(self._timeout):
+                    return [await _answer(connection) for _ in commands]
+            except RedisConnectionError:
+                await connection.disconnect()
+                if not retry:
+                    raise
+            except BaseException:
+                # answers may be left unread on the socket: never hand it to another caller
+                await connection.disconnect()
+                raise
+            finally:
+                await pool.release(connection)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+async def _answer(connection: Any) -> Any:
+    """One answer, or the error Redis answered with (NOSCRIPT, a script error) as a value."""
+    from redis.exceptions import ResponseError
+
+    try:
+        return await connection.read_response(timeout=math.inf)  # the batch has one timeout
+    except ResponseError as error:
+        return error
