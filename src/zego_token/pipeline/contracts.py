@@ -8,7 +8,7 @@ its own module and only speaks these types, so steps can be added without touchi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
@@ -247,6 +247,6 @@ class PairedRateLimiter(RateLimiter, Protocol):
     else ``second``'s decision. The pipeline then counts the client IP and the identity
     together, after authentication (``core.TokenPipeline``)."""
 
-    async def hit_both(
+    def hit_both(
         self, first: str, first_limit: int, second: str, second_limit: int, window: int
-    ) -> RateDecision: ...
+    ) -> Awaitable[RateDecision]: ...

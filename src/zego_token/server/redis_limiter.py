@@ -36,7 +36,7 @@ import math
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..pipeline import tracing
@@ -194,6 +194,9 @@ class RedisRateLimiter:
         self._shadow = ShadowCounts(settings.max_keys)
         self._local = settings.on_store_failure == "local"
         self._cluster = self._store.kind == "cluster"
+        import redis.exceptions
+
+        self._store_errors = (redis.exceptions.RedisError, OSError)
         self._share = local_share
         self._on_event = on_event
         self._throttle = Throttle()
@@ -204,9 +207,9 @@ class RedisRateLimiter:
     async def hit(self, key: str, limit: int, window: int) -> RateDecision:
         return await self._count((key,), (limit,), window)
 
-    async def hit_both(
+    def hit_both(
         self, first: str, first_limit: int, second: str, second_limit: int, window: int
-    ) -> RateDecision:
+    ) -> Awaitable[RateDecision]:
         """Count ``first`` then, unless it is over its limit, ``second``: one script call, one
         round trip. The first refusal, else the second key's decision.
 
@@ -216,18 +219,21 @@ class RedisRateLimiter:
         at once (one round trip of waiting); the second key is then counted even when the first
         refuses, a request more on an identity whose IP was over its limit."""
         if self._cluster:
-            first_decision, second_decision = await asyncio.gather(
-                self._count((first,), (first_limit,), window),
-                self._count((second,), (second_limit,), window),
-            )
-            return second_decision if first_decision.allowed else first_decision
-        return await self._count((first, second), (first_limit, second_limit), window)
+            return self._hit_both_at_once(first, first_limit, second, second_limit, window)
+        return self._count((first, second), (first_limit, second_limit), window)
+
+    async def _hit_both_at_once(
+        self, first: str, first_limit: int, second: str, second_limit: int, window: int
+    ) -> RateDecision:
+        first_decision, second_decision = await asyncio.gather(
+            self._count((first,), (first_limit,), window),
+            self._count((second,), (second_limit,), window),
+        )
+        return second_decision if first_decision.allowed else first_decision
 
     async def _count(
         self, keys: tuple[str, ...], limits: tuple[int, ...], window: int
     ) -> RateDecision:
-        import redis.exceptions
-
         now = time.monotonic()
         shadow = self._shadow
         numbers = f"{self._field} {window * 1000}"
@@ -240,23 +246,25 @@ class RedisRateLimiter:
             return self._all_without_store(self._failing, keys, limits, ms_left)
         self._probe_at = now + PROBE_SECONDS  # one request probes; the others decide at once
         try:
-            with tracing.span("redis EVALSHA", **{"db.system": "redis"}):
+            if tracing.TRACER is None:  # no span: a context manager less on the hot path
                 answer = await self._script([self._prefix + key for key in keys], (numbers,))
-        except (redis.exceptions.RedisError, OSError) as error:
+            else:
+                with tracing.span("redis EVALSHA", **{"db.system": "redis"}):
+                    answer = await self._script([self._prefix + key for key in keys], (numbers,))
+        except self._store_errors as error:
             self._failing = type(error).__name__
             self._probe_at = time.monotonic() + PROBE_SECONDS
             return self._all_without_store(self._failing, keys, limits, ms_left)
         if self._failing is not None:
             self._recovered()
-        decision = None
-        for index, key in enumerate(keys[: len(answer) // 4]):
+        counted = len(answer) // 4  # the script counts the first key at least
+        for index in range(counted):
             total, ttl_ms, mine, put_back = answer[index * 4 : index * 4 + 4]
             if put_back:
                 self._reseeded(int(put_back))
-            shadow.settle(key, int(mine), now, float(ttl_ms), int(total))
-            decision = rate_decision(int(total), limits[index], float(ttl_ms))
-        assert decision is not None  # the script counts the first key at least
-        return decision
+            shadow.settle(keys[index], int(mine), now, float(ttl_ms), int(total))
+        # the last key counted decides: the first over its limit, else the last of all
+        return rate_decision(int(total), limits[counted - 1], float(ttl_ms))
 
     def _reseeded(self, put_back: int) -> None:
         self._on_event("reseeded")
