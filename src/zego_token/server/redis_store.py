@@ -23,6 +23,13 @@ from typing import Any
 
 from ..pipeline.ratelimit import RateLimitSettings
 
+try:
+    # The C packer redis-py itself uses, called once per command instead of through redis-py's
+    # per-argument encoder (a tenth of the limiter's CPU). The arguments are str and int only.
+    from hiredis import pack_command as _pack
+except ImportError:  # redis-py without its [hiredis] extra
+    _pack = None  # type: ignore[assignment]
+
 if sys.version_info >= (3, 11):
     from asyncio import timeout as _timeout
 else:  # redis-py depends on async-timeout there
@@ -203,9 +210,12 @@ class ScriptCalls:
         for retry in (True, False):
             connection = await pool.get_connection()
             try:
-                await connection.send_packed_command(
-                    connection.pack_commands(commands), check_health=False
+                packed = (
+                    b"".join([_pack(command) for command in commands])
+                    if _pack is not None
+                    else connection.pack_commands(commands)
                 )
+                await connection.send_packed_command(packed, check_health=False)
                 async with _timeout(self._timeout):
                     return [await _answer(connection) for _ in commands]
             except RedisConnectionError:
