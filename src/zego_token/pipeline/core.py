@@ -1,7 +1,9 @@
 """The token pipeline every endpoint runs, standalone or embedded in an app's own framework.
 
 A parsed ``TokenRequest`` and whoever asks become a decision and a token: rate limit per client
-IP -> identify -> rate limit per identity -> deciders (policy, then hook) -> mint. Nothing here
+IP -> identify -> rate limit per identity -> deciders (policy, then hook) -> mint; with a remote
+limiter that counts both keys in one round trip (Redis), identify -> both limits at once (a
+caller identify refuses is still counted by IP: ``TokenPipeline``). Nothing here
 knows HTTP servers or web frameworks: an adapter (``server.http`` for Granian/ASGI,
 ``integrations.*`` for FastAPI, Flask and Django) reads its request into an ``Exchange`` and
 writes the answer (the bodies of refusals are ``errors``').
@@ -162,10 +164,15 @@ class TokenPipeline(Generic[E]):
     """Parses, decides and mints for one configuration (apps, TTL bounds, mode).
 
     The configured steps run in order: rate limit per client IP, identify, rate limit per
-    identity, the deciders (policy, then hook), then the mint. ``issue`` runs them without a
-    coroutine while each answers at once (in-memory limits, a remembered API key, the policy)
-    and hands the rest to one coroutine at the first step that must wait: on the usual request
-    that is no coroutine at all, where awaiting one per step cost ~10 % of the server's time.
+    identity, the deciders (policy, then hook), then the mint. With both limits on and a
+    ``PairedRateLimiter`` (Redis), the two limits are one step after identify, one round trip
+    instead of two: every request is still counted on its IP (a caller identify refuses too,
+    which then gets the 429 instead of the refusal once its IP is over the limit), and the
+    identity only once authenticated, never for a request its IP refused (docs/security.md).
+    ``issue`` runs them without a coroutine while each answers at once (in-memory limits, a
+    remembered API key, the policy) and hands the rest to one coroutine at the first step that
+    must wait: on the usual request that is no coroutine at all, where awaiting one per step
+    cost ~10 % of the server's time.
     """
 
     def __init__(

@@ -12,6 +12,11 @@ loss are kept too: the first process to notice the loss puts back, in a field of
 other processes' hits as it last saw them, and each live process takes its own off that field
 when it puts them back (``_HIT_SCRIPT``).
 
+One script call counts all the keys of a request (``hit_both``: the client IP, then the
+identity, stopping at the first over its limit), except on a Cluster (two calls at once:
+``hit_both`` says why), and the calls of one turn of the event loop go to Redis in one pipeline
+(``redis_store.ScriptCalls``).
+
 When Redis cannot be reached (``rate_limit.on_store_failure``):
 
 - ``local`` (the default): each process enforces ``ceil(limit * local_share)`` per key from its
