@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
+import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -274,6 +277,34 @@ def test_a_script_redis_forgot_is_loaded_again_without_counting_twice(redis_url:
         return sorted(d.remaining for d in decisions)
 
     assert asyncio.run(scenario()) == [92, 93, 94, 95, 96]  # hits 4 to 8, once each
+
+
+def test_a_hung_redis_fails_a_batch_within_redis_timeout(tmp_path: Path) -> None:
+    """Redis stopped (SIGSTOP: connections open, nothing answered): a batch's calls fail with
+    redis-py's TimeoutError after ``redis_timeout`` and are decided in memory (``local``)."""
+
+    async def scenario(url: str, pid: int) -> tuple[list[bool], float, str | None]:
+        limiter = redis_limiter(url, timeout=0.3, on_store_failure="local")
+        assert (await limiter.hit_both("ip:hung", 10, "id:hung", 10, 60)).allowed
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            began = time.monotonic()
+            decisions = await asyncio.gather(
+                *(limiter.hit_both("ip:hung", 10, "id:hung", 10, 60) for _ in range(5))
+            )
+            elapsed = time.monotonic() - began
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        degraded = limiter.degraded()
+        await limiter.close()
+        return [d.allowed for d in decisions], elapsed, degraded
+
+    with restartable_redis_server(tmp_path) as redis:
+        pid = redis._process.pid  # type: ignore[union-attr]  # the fixture's own process
+        allowed, elapsed, degraded = asyncio.run(scenario(redis.url, pid))
+    assert allowed == [True] * 5
+    assert elapsed < 1.5, elapsed
+    assert degraded is not None and "TimeoutError" in degraded
 
 
 def test_two_keys_decided_in_memory_while_redis_is_unreachable() -> None:

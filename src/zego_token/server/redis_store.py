@@ -183,8 +183,12 @@ class ScriptCalls:
                     answers[i] = answer
         except BaseException as error:
             for _, future in batch:
-                if not future.done():
+                if future.done():
+                    continue
+                if isinstance(error, Exception):
                     future.set_exception(error)
+                else:
+                    future.cancel()  # this task was cancelled (the worker is stopping)
             if not isinstance(error, Exception):
                 raise
             return
@@ -201,14 +205,17 @@ class ScriptCalls:
     ) -> list[Any]:
         """Send ``batch`` on one pooled connection and read its answers under one timeout (a
         timeout per answer, as redis-py's pipeline sets, was a seventh of the limiter's CPU).
-        A connection error is retried once on a fresh connection, as the client's other
-        commands are: after a Redis restart every pooled socket is dead."""
+        A connection that fails before its first answer is retried once on a fresh one, as the
+        client's other commands are (after a Redis restart every pooled socket is dead); once
+        an answer came, the batch ran, and it is not sent twice."""
         from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
 
         pool = self._client.connection_pool
         commands = [("EVALSHA", self._script.sha, *call) for call, _ in batch]
         for retry in (True, False):
             connection = await pool.get_connection()
+            answers: list[Any] = []
             try:
                 packed = (
                     b"".join([_pack(command) for command in commands])
@@ -217,14 +224,20 @@ class ScriptCalls:
                 )
                 await connection.send_packed_command(packed, check_health=False)
                 async with _timeout(self._timeout):
-                    return [await _answer(connection) for _ in commands]
+                    for _ in commands:
+                        answers.append(await _answer(connection))
+                return answers
             except RedisConnectionError:
                 await connection.disconnect()
-                if not retry:
+                if not retry or answers:
                     raise
+            except asyncio.TimeoutError:
+                await connection.disconnect()  # answers left on the socket: never reused
+                raise RedisTimeoutError(
+                    f"Redis did not answer within {self._timeout} s (rate_limit.redis_timeout)"
+                ) from None
             except BaseException:
-                # answers may be left unread on the socket: never hand it to another caller
-                await connection.disconnect()
+                await connection.disconnect()  # the same
                 raise
             finally:
                 await pool.release(connection)
