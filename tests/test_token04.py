@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import enum
 import json
 import struct
 import time
@@ -71,6 +72,47 @@ def test_plaintext_is_compact_and_unescaped(secret: str) -> None:
         plaintext
         == ('{"app_id":1,"user_id":"李","nonce":-5,"ctime":10,"expire":20,"payload":""}').encode()
     )
+
+
+class _Number(int):
+    def __format__(self, spec: str) -> str:
+        return "not a number"
+
+    def __repr__(self) -> str:
+        return "not a number"
+
+
+class _Text(str):
+    def __str__(self) -> str:
+        return "not the text"
+
+
+class _Level(enum.IntEnum):
+    FIVE = 5
+
+
+def test_int_and_str_subclasses_are_written_as_their_values(secret: str) -> None:
+    # As json.dumps writes them, so the claims stay JSON whatever the subclass formats itself as.
+    iv = bytes(12)
+    token = encode_token04(
+        app_id=_Level.FIVE,
+        user_id=_Text("u"),
+        secret=secret,
+        ctime=_Number(10),
+        expire=_Number(20),
+        nonce=_Number(-5),
+        payload=_Text("p"),
+        iv=iv,
+    )
+    sealed = _body(token)[8 + 2 + 12 + 2 : -1]
+    plaintext = AESGCM(secret.encode()).decrypt(iv, sealed, None)
+    expected = {"app_id": 5, "user_id": "u", "nonce": -5, "ctime": 10, "expire": 20}
+    assert json.loads(plaintext) == {**expected, "payload": "p"}
+    assert plaintext == json.dumps(
+        {**expected, "payload": "p"}, separators=(",", ":"), ensure_ascii=False
+    ).encode("utf-8")
+    decoded = decode_token04(token, secret, verify_expiry=False)
+    assert (decoded.app_id, decoded.user_id, decoded.payload) == (5, "u", "p")
 
 
 def test_layout_of_gcm_and_cbc(secret: str) -> None:
