@@ -291,7 +291,8 @@ def decode_token04(
 
 def _open(token: str, secret: str) -> tuple[Mode, int, bytes]:
     """The token's mode, its header's expiry and its decrypted claims (not yet parsed)."""
-    key, aead = _keys(secret)
+    keys = _KEYS.get(secret) if type(secret) is str else None
+    key, aead = keys or _keys(secret)
     mode, header_expire, iv, sealed = _split(token)
     if mode == "gcm":
         try:
@@ -341,7 +342,8 @@ def _checked(app_id: object, user_id: object, secret: object) -> tuple[bytes, AE
         or not 0 < len(user_id) <= MAX_USER_ID_BYTES
     ):
         check_user_id(user_id)
-    return _keys_for(secret) if type(secret) is str else _keys(secret)
+    keys = _KEYS.get(secret) if type(secret) is str else None
+    return keys or _keys(secret)
 
 
 def _check_payload(payload: object) -> None:
@@ -350,19 +352,23 @@ def _check_payload(payload: object) -> None:
     check_payload_streams(payload)
 
 
+# The key and AEAD object of the last secrets used, keyed by the secret string itself (its hash
+# is cached on the string): a hit is one dict lookup where functools.lru_cache's wrapper cost
+# ~600 instructions. Only valid secrets of exactly str are stored: errors are not cached, and
+# a str subclass could compare equal to another secret.
+_KEYS: dict[str, tuple[bytes, AESGCM]] = {}
+_KEYS_KEPT = 64
+
+
 def _keys(secret: object) -> tuple[bytes, AESGCM]:
+    key = check_secret(secret)  # raises unless a str
+    keys = key, _aesgcm(key)
     if type(secret) is str:
-        return _keys_for(secret)
-    key = check_secret(secret)  # raises unless a str subclass
-    return key, _aesgcm(key)
-
-
-@lru_cache(maxsize=64)
-def _keys_for(secret: str) -> tuple[bytes, AESGCM]:
-    # Keyed by the secret string itself (its hash is cached): a hit skips check_secret and
-    # the encode (~0.3 us -> ~0.15 us). Only valid secrets get here: errors are not cached.
-    key = check_secret(secret)
-    return key, _aesgcm(key)
+        if len(_KEYS) >= _KEYS_KEPT:
+            # The oldest entry; another thread may have taken it already.
+            _KEYS.pop(next(iter(_KEYS), secret), None)
+        _KEYS[secret] = keys
+    return keys
 
 
 def _seal(
