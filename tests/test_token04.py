@@ -310,3 +310,30 @@ def test_decode_validates_secret() -> None:
         decode_token04("04AAAA", "too-short-secret")
     assert caught.value.code == 5
     assert "too-short-secret" not in str(caught.value)
+
+
+def test_many_secrets_each_keep_their_own_key() -> None:
+    # More secrets than the per-secret key cache keeps, each used twice, out of order.
+    secrets = [f"{index:032x}" for index in range(200)]
+    tokens = [generate_token04(1, "u", secret, 60) for secret in secrets]
+    for secret, token in reversed(list(zip(secrets, tokens, strict=True))):
+        assert decode_token04(token, secret).user_id == "u"
+        with pytest.raises(DecryptionFailed):
+            decode_token04(token, secrets[(secrets.index(secret) + 1) % len(secrets)])
+
+
+class _EqualToEverything(str):
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    def __hash__(self) -> int:
+        return hash(OTHER_SECRET)
+
+
+def test_a_str_subclass_secret_never_finds_another_secrets_key(secret: str) -> None:
+    generate_token04(1, "u", OTHER_SECRET, 60)  # OTHER_SECRET's key is now cached
+    token = generate_token04(1, "u", secret, 60)
+    lookalike = _EqualToEverything(secret)
+    assert decode_token04(token, lookalike).user_id == "u"
+    with pytest.raises(DecryptionFailed):
+        decode_token04(generate_token04(1, "u", OTHER_SECRET, 60), lookalike)
