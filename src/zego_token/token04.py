@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import os
 import struct
@@ -365,8 +366,10 @@ def _keys(secret: object) -> tuple[bytes, AESGCM]:
     keys = key, _aesgcm(key)
     if type(secret) is str:
         if len(_KEYS) >= _KEYS_KEPT:
-            # The oldest entry; another thread may have taken it already.
-            _KEYS.pop(next(iter(_KEYS), secret), None)
+            # The oldest goes; if another thread changes the cache between these steps, the
+            # dict's own error is ignored: the cache stays bounded either way.
+            with contextlib.suppress(RuntimeError, KeyError, StopIteration):
+                del _KEYS[next(iter(_KEYS))]
         _KEYS[secret] = keys
     return keys
 
