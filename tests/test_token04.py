@@ -6,6 +6,8 @@ import base64
 import enum
 import json
 import struct
+import sys
+import threading
 import time
 
 import pytest
@@ -337,3 +339,28 @@ def test_a_str_subclass_secret_never_finds_another_secrets_key(secret: str) -> N
     assert decode_token04(token, lookalike).user_id == "u"
     with pytest.raises(DecryptionFailed):
         decode_token04(generate_token04(1, "u", OTHER_SECRET, 60), lookalike)
+
+
+def test_threads_sharing_the_key_cache_with_more_secrets_than_it_keeps() -> None:
+    secrets = [f"{index:032x}" for index in range(130)]
+    failures: list[BaseException] = []
+
+    def work(offset: int) -> None:
+        try:
+            for step in range(400):
+                secret = secrets[(offset * 37 + step * 7) % len(secrets)]
+                assert decode_token04(generate_token04(1, "u", secret, 60), secret).app_id == 1
+        except BaseException as error:  # reported by the main thread
+            failures.append(error)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        threads = [threading.Thread(target=work, args=(index,)) for index in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert failures == []
