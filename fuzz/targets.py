@@ -1,18 +1,23 @@
 """Coverage-guided fuzz targets (atheris): each parser may fail only with its documented errors.
 
 The library's parsers may raise only ``ZegoTokenError``; the server's configuration loader only
-``ConfigError``; its request parsing only a 4xx ``HttpError``.
+``ConfigError``; its request parsing and the jwt mode's verification only a 4xx ``HttpError``.
 
 Run one with ``python fuzz/run.py TARGET SECONDS``; ``scripts/fuzz`` runs them all.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
+import hashlib
+import hmac
 import json
+import math
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -25,7 +30,9 @@ from zego_token import (
     parse_kit_token,
     parse_privileges,
 )
-from zego_token.pipeline.contracts import TokenKind, TokenRequest
+from zego_token.auth.jwt_mode import JwtAuthenticator
+from zego_token.auth.settings import JwtSettings
+from zego_token.pipeline.contracts import Identity, RequestContext, TokenKind, TokenRequest
 from zego_token.pipeline.errors import HttpError
 from zego_token.pipeline.mint import Minter
 from zego_token.pipeline.params import JSON_FIELDS, QUERY_NAMES, RequestParser
@@ -250,6 +257,151 @@ def json_body(data: bytes) -> None:
     _parse(lambda: _PARSER.from_json(text.encode("utf-8", "surrogatepass"), kind))
 
 
+# -- the jwt mode ------------------------------------------------------------------------------
+# A bearer JWT may fail only with a 4xx HttpError; a changed token is never accepted, and a
+# correctly signed one is accepted only when its claims meet every rule (checked here again, by
+# the rules' plain reading, not by the verifier's code).
+
+_JWT_ISSUER = "https://id.example.test"
+_JWT_AUDIENCE = "zego-token"
+_JWT_LEEWAY = 30
+_JWT_SECRET = b"fuzz-jwt-secret-" + bytes(range(65, 81))
+_JWT_CONTEXT = RequestContext(client_ip="127.0.0.1", method="GET", path="/api/token", headers={})
+
+
+def _jwt_authenticator() -> JwtAuthenticator:
+    path = os.path.join(_CONFIG_DIR, "jwt-secret")
+    with open(path, "wb") as handle:
+        handle.write(_JWT_SECRET)
+    settings = JwtSettings.from_mapping(
+        {
+            "algorithms": ["HS256"],
+            "issuer": _JWT_ISSUER,
+            "audience": [_JWT_AUDIENCE],
+            "secret_file": path,
+            "leeway": _JWT_LEEWAY,
+        }
+    )
+    return JwtAuthenticator(settings)
+
+
+_JWT = _jwt_authenticator()
+_LOOP = asyncio.new_event_loop()
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _signed_jwt(header: object, claims: object) -> str:
+    signing_input = f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}"
+    signature = hmac.new(_JWT_SECRET, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64url(signature)}"
+
+
+_NOW = int(time.time())
+_VALID_JWT = _signed_jwt(
+    {"alg": "HS256", "typ": "JWT"},
+    {"sub": "alice", "iss": _JWT_ISSUER, "aud": _JWT_AUDIENCE, "exp": _NOW + 86_400},
+)
+
+
+def _authenticate(token: str) -> Identity | None:
+    try:
+        return _LOOP.run_until_complete(_JWT.authenticate(f"Bearer {token}", _JWT_CONTEXT))
+    except HttpError as error:
+        if not 400 <= error.status < 500:
+            raise AssertionError(f"a bad JWT got status {error.status}") from None
+        return None
+
+
+def jwt_text(data: bytes) -> None:
+    """Any text as the bearer JWT."""
+    if _authenticate(data.decode("utf-8", "replace")) is not None:
+        raise AssertionError("a JWT not signed with the secret was accepted")
+
+
+def jwt_mutation(data: bytes) -> None:
+    """A valid JWT with bytes of the input XOR-ed into its text: never accepted once changed."""
+    text = bytearray(_VALID_JWT.encode("ascii"))
+    for index, value in enumerate(data[: len(text)]):
+        text[index] ^= value
+    token = text.decode("latin-1")
+    identity = _authenticate(token)
+    if token == _VALID_JWT:
+        if identity is None or identity.user_id != "alice":
+            raise AssertionError("the unchanged JWT was refused")
+    elif identity is not None:
+        raise AssertionError("a changed JWT was accepted")
+
+
+_DATES = [_NOW - 3600, _NOW - 31, _NOW - 29, _NOW, _NOW + 29, _NOW + 31, _NOW + 3600]
+_CLAIM_VALUES: list[object] = [
+    _JWT_ISSUER, _JWT_AUDIENCE, [_JWT_AUDIENCE], ["other", _JWT_AUDIENCE], "alice", "", 0, 7,
+    -1, 1.5, True, None, [], {}, "123", float("nan"), 2**63, *_DATES,
+]  # fmt: skip
+_CLAIM_NAMES = ["sub", "iss", "aud", "exp", "nbf", "iat", "jti", "rooms", "publish", "other"]
+
+
+def _meets_rules(claims: dict[str, object], now: float) -> bool:
+    """The jwt mode's rules read plainly: what a correctly signed token must say to pass."""
+
+    def date(name: str) -> int:
+        value = claims[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(name)
+        return int(value)
+
+    try:
+        if any(claims.get(name) is None for name in ("exp", "iss", "aud", "sub")):
+            return False
+        for name in ("iat", "nbf"):
+            if name in claims and date(name) > now + _JWT_LEEWAY:
+                return False
+        if date("exp") <= now - _JWT_LEEWAY:
+            return False
+    except ValueError:
+        return False
+    audience = claims["aud"]
+    names = [audience] if isinstance(audience, str) else audience
+    return (
+        claims["iss"] == _JWT_ISSUER
+        and isinstance(names, list)
+        and _JWT_AUDIENCE in names
+        and all(isinstance(claims[name], str) for name in ("sub", "jti") if name in claims)
+    )
+
+
+def jwt_claims(data: bytes) -> None:
+    """Correctly signed JWTs with any mix of claims: accepted only when every rule holds, and
+    then for exactly the ``sub`` they name."""
+    import atheris
+
+    provider = atheris.FuzzedDataProvider(data)
+    claims: dict[str, object] = {}
+    for _ in range(provider.ConsumeIntInRange(0, 8)):
+        name = provider.PickValueInList(_CLAIM_NAMES)
+        if provider.ConsumeProbability() < 0.8:
+            claims[name] = provider.PickValueInList(_CLAIM_VALUES)
+        else:
+            claims[name] = _json_value(provider)
+    header: dict[str, object] = {"alg": "HS256"}
+    if provider.ConsumeBool():
+        header[provider.PickValueInList(["typ", "kid", "crit", "alg"])] = _json_value(provider)
+    before = time.time()
+    identity = _authenticate(_signed_jwt(header, claims))
+    if identity is None:
+        return
+    if header["alg"] != "HS256" or "crit" in header:
+        raise AssertionError(f"a JWT with the header {header!r} was accepted")
+    if not _meets_rules(claims, before) and not _meets_rules(claims, time.time()):
+        raise AssertionError(f"a JWT breaking the rules was accepted: {claims!r}")
+    if identity.user_id != claims["sub"]:
+        raise AssertionError("the identity is not the JWT's sub")
+
+
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "token_text": token_text,
     "token_body": token_body,
@@ -260,4 +412,7 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "config_env": config_env,
     "query_string": query_string,
     "json_body": json_body,
+    "jwt_text": jwt_text,
+    "jwt_mutation": jwt_mutation,
+    "jwt_claims": jwt_claims,
 }
