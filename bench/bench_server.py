@@ -9,9 +9,13 @@ one run. ``--auth jwt-hs256``, ``jwt-rs256`` (a PEM public key) and ``jwt-rs256-
 key from a JWKS served on loopback) compare the JWT path of ours and fastify with @fastify/jwt
 (the bare Node server has no JWT): wrk rotates through ``--tokens`` distinct JWTs, each for its
 own userID (bench/rotate_tokens.lua), so no server can answer from one remembered token.
+``--limits redis`` counts both rate limits (per client IP and per credential, out of reach) in
+one local redis-server for ours (``redis_url``) and fastify (@fastify/rate-limit's Redis store,
+ioredis) alike (the bare Node server has no limits), and reports Redis's script calls per request.
 
     .venv/bin/python bench/bench_server.py             # 3 rounds of 10 s per server
     .venv/bin/python bench/bench_server.py --auth jwt-rs256
+    .venv/bin/python bench/bench_server.py --limits redis
     .venv/bin/python bench/bench_server.py --quick     # one 1-second round, to check it works
 """
 
@@ -75,6 +79,12 @@ def main(argv: list[str] | None = None) -> int:
         help="credential (api_key)",
     )
     parser.add_argument(
+        "--limits",
+        choices=("memory", "redis"),
+        default="memory",
+        help="where the rate limits count: in each worker, or in one redis-server (memory)",
+    )
+    parser.add_argument(
         "--tokens",
         type=int,
         default=jwt_tokens.COUNT,
@@ -96,11 +106,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--seconds, --rounds, --workers and --tokens must be at least 1")
 
     jwt = args.auth != "api_key"
+    in_redis = args.limits == "redis"
     title = (
         f"{JWT_TITLES[args.auth]}, {args.tokens:,} distinct tokens, zego-token vs fastify"
         if jwt
         else "zego-token vs Node.js and fastify"
     )
+    if in_redis:
+        title = title.replace(" vs Node.js and fastify", " vs fastify")
+        title += ", rate limits in Redis"
     print(f"## Server: requests per second and latency, {title}\n")
     print("\n".join(report.machine_lines()))
     print(
@@ -112,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
 
     api_key = servers.new_api_key()
     runs: list[Run] = []
+    script_calls: dict[tuple[int, str], tuple[int, int]] = {}
     profile = ""
     with tempfile.TemporaryDirectory(prefix="zego-bench-") as tmp:
         workdir = Path(tmp)
@@ -127,7 +142,11 @@ def main(argv: list[str] | None = None) -> int:
                 auth = servers.JwtAuth(args.auth, keys, sample, url)
                 load = Load(script=(ROTATE_SCRIPT, [str(keys.tokens(args.auth))]))
             credential = auth.sample[1] if auth else api_key
-            ours = stack.enter_context(servers.run_ours(args.workers, workdir, api_key, jwt=auth))
+            redis = stack.enter_context(servers.run_redis(workdir)) if in_redis else None
+            redis_url = redis.url if redis else ""
+            ours = stack.enter_context(
+                servers.run_ours(args.workers, workdir, api_key, jwt=auth, redis_url=redis_url)
+            )
             contenders = [ours]
             if args.baseline is not None:
                 contenders.append(
@@ -139,16 +158,26 @@ def main(argv: list[str] | None = None) -> int:
                             jwt=auth,
                             executable=args.baseline,
                             name="zego-token@baseline",
+                            redis_url=redis_url,
                         )
                     )
                 )
-            if not jwt:
+            if not jwt and not in_redis:
                 contenders.append(
                     stack.enter_context(servers.run_node(args.workers, workdir, api_key))
                 )
             contenders.append(
-                stack.enter_context(servers.run_fastify(args.workers, workdir, api_key, jwt=auth))
+                stack.enter_context(
+                    servers.run_fastify(
+                        args.workers, workdir, api_key, jwt=auth, redis_url=redis_url
+                    )
+                )
             )
+            if redis is not None:
+                # Each counted its start-up checks there, not in memory.
+                for pattern in ("zego-token:rl:*", "fastify-rate-limit-*"):
+                    if not redis.keys(pattern):
+                        raise RuntimeError(f"no {pattern} key in Redis: a limit is not counted")
             if args.warmup:
                 for server in contenders:
                     wrk.run(server.token_url, seconds=args.warmup, **load.wrk())
@@ -156,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
                 for server in contenders:
                     pids = server.pids()
                     cpu_before = servers.cpu_seconds(pids)
+                    if redis is not None:
+                        redis.reset()
                     result = wrk.run(
                         server.token_url,
                         seconds=args.seconds,
@@ -165,6 +196,11 @@ def main(argv: list[str] | None = None) -> int:
                     )
                     cpu = servers.cpu_seconds(pids) - cpu_before
                     runs.append((round_no, server.name, result, cpu))
+                    if redis is not None:
+                        script_calls[round_no, server.name] = (
+                            redis.script_calls(),
+                            redis.reads(),
+                        )
             if args.profile:
                 profile = profile_worker(ours, args.seconds, load)
             metrics_status, metrics = servers.get(ours.base_url + "/metrics", credential)
@@ -177,7 +213,12 @@ def main(argv: list[str] | None = None) -> int:
     print(rounds_table(runs))
     print()
     targets = {b: JWT_RPS_TARGET for b in baselines} if jwt else RPS_TARGETS
+    if in_redis:
+        targets = {"fastify": REDIS_RPS_TARGET}  # an earlier version of ours: 1.0
     print(summary(runs, "zego-token", baselines, targets))
+    if script_calls:
+        print()
+        print(script_calls_table(runs, script_calls))
     sent = sum(r.requests for _, name, r, _ in runs if name == ours.name)
     print(
         f"\n- zego-token wrote {access_lines:,} JSON access-log lines for the "
@@ -239,9 +280,26 @@ def rounds_table(runs: list[Run]) -> str:
 
 
 # The targets: req/s ours/baseline at least this (the API-key path), p99 no worse; on the JWT
-# path at least as many req/s as fastify with @fastify/jwt.
+# path at least as many req/s as fastify with @fastify/jwt; with the limits in Redis, 1.5x
+# fastify with @fastify/rate-limit's Redis store.
 RPS_TARGETS = {"node": 1.2, "fastify": 1.8}
 JWT_RPS_TARGET = 1.0
+REDIS_RPS_TARGET = 1.5
+
+
+def script_calls_table(runs: list[Run], calls: dict[tuple[int, str], tuple[int, int]]) -> str:
+    """Redis script calls (round trips of a limit check) and Redis's socket reads (batches of
+    commands that arrived together) per request, by round and server: wrk's count of requests
+    answered, against Redis's counts in the same run."""
+    rows = []
+    for n, name, r, _ in runs:
+        scripts, reads = calls[n, name]
+        per = max(1, r.requests)
+        rows.append((n, name, report.count(scripts), f"{scripts / per:.2f}", f"{reads / per:.2f}"))
+    return report.table(
+        ("round", "server", "Redis script calls", "calls per request", "Redis reads per request"),
+        rows,
+    )
 
 
 def summary(runs: list[Run], ours: str, baselines: list[str], targets: dict[str, float]) -> str:

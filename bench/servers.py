@@ -5,8 +5,9 @@ the same AppID and ServerSecret, one worker per core unless told otherwise: ours
 serve``: metrics on, in-memory rate limits set too high to trigger, production log level), the
 bare Node.js cluster in ``node_server.js`` (API key only) and the fastify cluster in
 ``fastify/server.js`` (pino access log, @fastify/rate-limit per IP and per key, prom-client,
-schema validation; its npm packages are installed here on first use). Before any load, each
-must answer a real request with a token this library decodes.
+schema validation; its npm packages are installed here on first use). With ``redis_url`` ours
+and fastify count their limits in one redis-server (``run_redis``) instead of in memory. Before
+any load, each must answer a real request with a token this library decodes.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import jwt_tokens
@@ -102,11 +104,11 @@ def free_port() -> int:
         return port
 
 
-def ours_config(api_key: str, jwt: JwtAuth | None = None) -> str:
+def ours_config(api_key: str, jwt: JwtAuth | None = None, redis_url: str = "") -> str:
     """The TOML for our server (keys in docs/configuration.md): API-key auth with the key's
     SHA-256 (or JWTs checked for signature, issuer, audience and times, 30 s of leeway: the
-    defaults), both in-memory rate limits on but out of reach, JSON logs at the production
-    level. Metrics need no key: /metrics is always served."""
+    defaults), both rate limits on but out of reach (in memory, or in Redis at ``redis_url``),
+    JSON logs at the production level. Metrics need no key: /metrics is always served."""
     if jwt is not None:
         source = {
             "jwt-hs256": 'secret_env = "BENCH_JWT_SECRET"',
@@ -139,6 +141,7 @@ sha256 = "{key_hash(api_key)}"
 per_identity = {RATE_LIMIT}
 per_ip = {RATE_LIMIT}
 window = 60
+{f'redis_url = "{redis_url}"' if redis_url else ""}
 
 [logging]
 level = "info"
@@ -156,11 +159,13 @@ def run_ours(
     jwt: JwtAuth | None = None,
     executable: Path | None = None,
     name: str = "zego-token",
+    redis_url: str = "",
 ) -> Iterator[Server]:
     """Ours with API-key auth, or with JWT auth when ``jwt`` is given; ``executable`` runs
-    another installation (an earlier version, for a before/after run)."""
+    another installation (an earlier version, for a before/after run); ``redis_url``: the
+    rate limits counted there."""
     config = workdir / f"{name}.toml"
-    config.write_text(ours_config(api_key, jwt))
+    config.write_text(ours_config(api_key, jwt, redis_url))
     port = free_port()
     command = [
         str(executable or Path(sys.executable).parent / "zego-token"),
@@ -195,11 +200,19 @@ def run_node(workers: int, workdir: Path, api_key: str) -> Iterator[Server]:
 
 @contextlib.contextmanager
 def run_fastify(
-    workers: int, workdir: Path, api_key: str, *, jwt: JwtAuth | None = None
+    workers: int,
+    workdir: Path,
+    api_key: str,
+    *,
+    jwt: JwtAuth | None = None,
+    redis_url: str = "",
 ) -> Iterator[Server]:
-    """The fastify cluster, with API-key auth or (``jwt``) JWTs via @fastify/jwt."""
+    """The fastify cluster, with API-key auth or (``jwt``) JWTs via @fastify/jwt; with
+    ``redis_url`` @fastify/rate-limit counts in its Redis store (ioredis)."""
     install_fastify()
     env = {"API_KEY_SHA256": key_hash(api_key), "RATE_LIMIT": str(RATE_LIMIT)}
+    if redis_url:
+        env["REDIS_URL"] = redis_url
     if jwt is not None:
         env.update(AUTH="jwt", JWT_ALGORITHM=jwt.algorithm)
         env.update(JWT_ISSUER=JWT_ISSUER, JWT_AUDIENCE=JWT_AUDIENCE)
@@ -215,8 +228,10 @@ def run_fastify(
 
 
 def install_fastify() -> None:
-    """The benchmark's own setup step: ``npm install`` the pinned packages, once."""
-    if (FASTIFY_DIR / "node_modules" / "fastify").is_dir():
+    """The benchmark's own setup step: ``npm install`` the pinned packages, once (and again
+    when package.json names one that is not installed)."""
+    wanted = json.loads((FASTIFY_DIR / "package.json").read_text())["dependencies"]
+    if all((FASTIFY_DIR / "node_modules" / name).is_dir() for name in wanted):
         return
     npm = shutil.which("npm")
     if npm is None:
@@ -227,6 +242,63 @@ def install_fastify() -> None:
         check=True,
         timeout=300,
     )
+
+
+@dataclass
+class RedisServer:
+    """The redis-server both contenders count their limits in."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+
+    def client(self) -> Any:
+        import redis
+
+        return redis.Redis.from_url(self.url)
+
+    def script_calls(self) -> int:
+        """Script calls (EVALSHA, EVAL) since the last ``reset``: one per round trip of a
+        rate-limit check, for ours and for @fastify/rate-limit's Redis store alike."""
+        stats = self.client().info("commandstats")
+        return sum(
+            int(stats.get(f"cmdstat_{name}", {}).get("calls", 0)) for name in ("evalsha", "eval")
+        )
+
+    def reads(self) -> int:
+        """Socket reads Redis made since the last ``reset``: one per batch of commands that
+        arrived together (a pipeline), so fewer reads than calls means calls were batched."""
+        return int(self.client().info("stats")["total_reads_processed"])
+
+    def reset(self) -> None:
+        self.client().config_resetstat()
+
+    def keys(self, pattern: str) -> int:
+        return sum(1 for _ in self.client().scan_iter(pattern))
+
+
+@contextlib.contextmanager
+def run_redis(workdir: Path) -> Iterator[RedisServer]:
+    """A throwaway redis-server on loopback (Debian's package), nothing persisted."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed: apt-get install redis-server")
+    port = free_port()
+    directory = workdir / "redis"
+    directory.mkdir(exist_ok=True)
+    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    command += ["--appendonly", "no", "--dir", str(directory)]
+    with _started("redis", command, dict(os.environ), workdir / "redis.log") as process:
+        server = RedisServer(f"redis://127.0.0.1:{port}/0", process)
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            try:
+                server.client().ping()
+                break
+            except Exception:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.05)
+        yield server
 
 
 @contextlib.contextmanager

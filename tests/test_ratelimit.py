@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
+import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -195,6 +198,125 @@ def test_a_lost_window_keeps_the_hits_of_a_process_that_died_before_the_loss(
 
     # what the two saw last was 148 and 149 of the 150: one hit of slack each
     assert 50 <= asyncio.run(scenario()) <= 52
+
+
+def test_redis_counts_two_keys_in_one_call_up_to_the_first_refusal(redis_url: str) -> None:
+    """``hit_both`` (the client IP, then the identity): a request the first key refuses is not
+    counted on the second, as when each was asked on its own."""
+
+    async def scenario() -> tuple[list[tuple[bool, int]], int]:
+        limiter = redis_limiter(redis_url)
+        both = [await limiter.hit_both("ip:both", 2, "id:both", 10, 60) for _ in range(4)]
+        second = await limiter.hit("id:both", 10, 60)
+        await limiter.close()
+        return [(d.allowed, d.limit) for d in both], second.remaining
+
+    decisions, remaining = asyncio.run(scenario())
+    assert decisions == [(True, 10), (True, 10), (False, 2), (False, 2)]
+    assert remaining == 7  # two counted by hit_both, this one: 3 of 10
+
+
+def test_a_lost_window_is_put_back_for_both_keys_of_one_call(redis_url: str) -> None:
+    async def scenario() -> tuple[int, int]:
+        import redis.asyncio as redis_asyncio
+
+        limiter = redis_limiter(redis_url)
+        for _ in range(5):
+            assert (await limiter.hit_both("ip:lost2", 100, "id:lost2", 100, 60)).allowed
+        client = redis_asyncio.Redis.from_url(redis_url)
+        await client.flushall()
+        await client.aclose()
+        await limiter.hit_both("ip:lost2", 100, "id:lost2", 100, 60)
+        ip = await limiter.hit("ip:lost2", 100, 60)
+        identity = await limiter.hit("id:lost2", 100, 60)
+        await limiter.close()
+        return ip.remaining, identity.remaining
+
+    assert asyncio.run(scenario()) == (93, 93)  # 7 of 100 each: nothing forgotten
+
+
+def test_concurrent_calls_share_one_pipeline(redis_url: str) -> None:
+    """Calls made in one turn of the event loop reach Redis together: 100 concurrent requests
+    cost Redis a handful of socket reads, not 100, and each still gets its own count."""
+
+    async def scenario() -> tuple[list[int], int, int]:
+        import redis.asyncio as redis_asyncio
+
+        limiter = redis_limiter(redis_url)
+        await limiter.hit("id:warm", 1000, 60)  # the connection is open, the script loaded
+        client = redis_asyncio.Redis.from_url(redis_url)
+        before = (await client.info("stats"))["total_reads_processed"]
+        calls = (await client.info("commandstats")).get("cmdstat_evalsha", {}).get("calls", 0)
+        decisions = await asyncio.gather(
+            *(limiter.hit_both(f"ip:p{n % 10}", 1000, "id:pipelined", 1000, 60) for n in range(100))
+        )
+        reads = (await client.info("stats"))["total_reads_processed"] - before - 2
+        calls = (await client.info("commandstats"))["cmdstat_evalsha"]["calls"] - calls
+        await client.aclose()
+        await limiter.close()
+        return sorted(d.remaining for d in decisions), reads, calls
+
+    remaining, reads, calls = asyncio.run(scenario())
+    assert remaining == list(range(900, 1000))  # the identity's 100 hits, each counted once
+    assert calls == 100
+    assert reads <= 5, reads  # one pipeline (two INFO reads of this test's own left out)
+
+
+def test_a_script_redis_forgot_is_loaded_again_without_counting_twice(redis_url: str) -> None:
+    async def scenario() -> list[int]:
+        import redis.asyncio as redis_asyncio
+
+        limiter = redis_limiter(redis_url)
+        for _ in range(3):
+            await limiter.hit("id:flushed", 100, 60)
+        client = redis_asyncio.Redis.from_url(redis_url)
+        await client.script_flush()  # as a restarted Redis that kept its data would be
+        await client.aclose()
+        decisions = await asyncio.gather(*(limiter.hit("id:flushed", 100, 60) for _ in range(5)))
+        await limiter.close()
+        return sorted(d.remaining for d in decisions)
+
+    assert asyncio.run(scenario()) == [92, 93, 94, 95, 96]  # hits 4 to 8, once each
+
+
+def test_a_hung_redis_fails_a_batch_within_redis_timeout(tmp_path: Path) -> None:
+    """Redis stopped (SIGSTOP: connections open, nothing answered): a batch's calls fail with
+    redis-py's TimeoutError after ``redis_timeout`` and are decided in memory (``local``)."""
+
+    async def scenario(url: str, pid: int) -> tuple[list[bool], float, str | None]:
+        limiter = redis_limiter(url, timeout=0.3, on_store_failure="local")
+        assert (await limiter.hit_both("ip:hung", 10, "id:hung", 10, 60)).allowed
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            began = time.monotonic()
+            decisions = await asyncio.gather(
+                *(limiter.hit_both("ip:hung", 10, "id:hung", 10, 60) for _ in range(5))
+            )
+            elapsed = time.monotonic() - began
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        degraded = limiter.degraded()
+        await limiter.close()
+        return [d.allowed for d in decisions], elapsed, degraded
+
+    with restartable_redis_server(tmp_path) as redis:
+        pid = redis._process.pid  # type: ignore[union-attr]  # the fixture's own process
+        allowed, elapsed, degraded = asyncio.run(scenario(redis.url, pid))
+    assert allowed == [True] * 5
+    assert elapsed < 1.5, elapsed
+    assert degraded is not None and "TimeoutError" in degraded
+
+
+def test_two_keys_decided_in_memory_while_redis_is_unreachable() -> None:
+    async def scenario() -> list[tuple[bool, int]]:
+        limiter = redis_limiter(
+            f"redis://127.0.0.1:{free_port()}/0", timeout=0.3, on_store_failure="local"
+        )
+        both = [await limiter.hit_both("ip:x", 2, "id:x", 10, 60) for _ in range(3)]
+        await limiter.close()
+        return [(d.allowed, d.limit) for d in both]
+
+    assert asyncio.run(scenario()) == [(True, 10), (True, 10), (False, 2)]
 
 
 def test_redis_unreachable_fails_closed() -> None:

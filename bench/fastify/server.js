@@ -5,7 +5,9 @@
 //     request are turned off and replaced by one in onResponse, as our server writes one);
 //   - @fastify/rate-limit per client IP (onRequest) and per API key (after auth), both set
 //     out of reach so they count every request and never refuse (like bench/servers.py does
-//     for ours), in the plugin's in-memory store;
+//     for ours), in the plugin's in-memory store, or with REDIS_URL in its Redis store through
+//     ioredis (one client per worker, the options the plugin's README recommends: a 500 ms
+//     connect timeout, one retry per command), as ours counts in Redis with `redis_url`;
 //   - prom-client: a request counter and a latency histogram, served on /metrics;
 //   - auth: the same API-key check as bench/node_server.js (SHA-256 of the Bearer key,
 //     timingSafeEqual), or with AUTH=jwt a JWT verified by @fastify/jwt (fast-jwt) with the
@@ -24,7 +26,8 @@
 //
 // Environment: ZEGO_APP_ID, ZEGO_SERVER_SECRET (32 characters), API_KEY_SHA256 (hex) or with
 // AUTH=jwt JWT_ALGORITHM, JWT_ISSUER, JWT_AUDIENCE and one of JWT_SECRET (HS256),
-// JWT_PUBLIC_KEY_FILE or JWKS_URL (RS256); RATE_LIMIT (default 1e9 per minute); HOST, PORT
+// JWT_PUBLIC_KEY_FILE or JWKS_URL (RS256); RATE_LIMIT (default 1e9 per minute); REDIS_URL (the
+// rate limits' store; default: in memory); HOST, PORT
 // (0: any free port), WORKERS. Prints "listening http://HOST:PORT" once every worker is accepting.
 "use strict";
 
@@ -39,6 +42,7 @@ const PORT = Number(process.env.PORT || 0);
 const WORKERS = Number(process.env.WORKERS || os.availableParallelism());
 const AUTH = process.env.AUTH || "api_key";
 const RATE_LIMIT = Number(process.env.RATE_LIMIT || 1e9);
+const REDIS_URL = process.env.REDIS_URL || "";
 const MAX_TTL = 86400;
 
 function fail(message) {
@@ -142,10 +146,16 @@ async function startWorker() {
     done();
   });
 
+  let redis = null;
+  if (REDIS_URL) {
+    const Redis = require("ioredis");
+    redis = new Redis(REDIS_URL, { connectTimeout: 500, maxRetriesPerRequest: 1 });
+  }
   await app.register(require("@fastify/rate-limit"), {
     global: false,
     max: RATE_LIMIT,
     timeWindow: 60000,
+    redis,
   });
   const perIp = app.rateLimit({ max: RATE_LIMIT, timeWindow: 60000 });
   const perIdentity = app.createRateLimit({
@@ -235,5 +245,10 @@ async function startWorker() {
 
   await app.listen({ port: PORT, host: HOST });
   process.send({ port: app.server.address().port });
-  process.on("SIGTERM", () => app.close().then(() => process.exit(0)));
+  process.on("SIGTERM", () =>
+    app
+      .close()
+      .then(() => redis?.quit())
+      .then(() => process.exit(0)),
+  );
 }

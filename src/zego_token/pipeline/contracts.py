@@ -8,7 +8,7 @@ its own module and only speaks these types, so steps can be added without touchi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
@@ -238,3 +238,15 @@ class CountingRateLimiter(RateLimiter, Protocol):
     skips a coroutine per limit on its hot path."""
 
     def count(self, key: str, window: int) -> tuple[int, float]: ...
+
+
+@runtime_checkable
+class PairedRateLimiter(RateLimiter, Protocol):
+    """A remote limiter that counts two keys in one round trip (Redis: one script call):
+    ``first``, then ``second`` unless ``first`` is over its limit. Returns the first refusal,
+    else ``second``'s decision. The pipeline then counts the client IP and the identity
+    together, after authentication (``core.TokenPipeline``)."""
+
+    def hit_both(
+        self, first: str, first_limit: int, second: str, second_limit: int, window: int
+    ) -> Awaitable[RateDecision]: ...

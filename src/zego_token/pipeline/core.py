@@ -1,7 +1,9 @@
 """The token pipeline every endpoint runs, standalone or embedded in an app's own framework.
 
 A parsed ``TokenRequest`` and whoever asks become a decision and a token: rate limit per client
-IP -> identify -> rate limit per identity -> deciders (policy, then hook) -> mint. Nothing here
+IP -> identify -> rate limit per identity -> deciders (policy, then hook) -> mint; with a remote
+limiter that counts both keys in one round trip (Redis), identify -> both limits at once (a
+caller identify refuses is still counted by IP: ``TokenPipeline``). Nothing here
 knows HTTP servers or web frameworks: an adapter (``server.http`` for Granian/ASGI,
 ``integrations.*`` for FastAPI, Flask and Django) reads its request into an ``Exchange`` and
 writes the answer (the bodies of refusals are ``errors``').
@@ -19,6 +21,7 @@ from .contracts import (
     Decider,
     Identity,
     ImmediateDecider,
+    PairedRateLimiter,
     RateDecision,
     RateLimiter,
     RequestContext,
@@ -63,7 +66,7 @@ def identified(identity: Identity) -> Identified:
 class RateLimits:
     """The per-IP and per-identity limits in one window; a limit of 0 is off."""
 
-    __slots__ = ("_count", "ip_key", "limiter", "per_identity", "per_ip", "window")
+    __slots__ = ("_count", "_hit_both", "ip_key", "limiter", "per_identity", "per_ip", "window")
 
     def __init__(
         self,
@@ -81,6 +84,12 @@ class RateLimits:
         # The per-IP bucket's key: IPv6 clients are counted per network (rate_limit.ipv6_prefix).
         self.ip_key = ip_key
         self._count = limiter.count if isinstance(limiter, CountingRateLimiter) else None
+        self._hit_both = limiter.hit_both if isinstance(limiter, PairedRateLimiter) else None
+
+    @property
+    def paired(self) -> bool:
+        """Both limits are on and the limiter counts both keys in one round trip."""
+        return bool(self.per_ip and self.per_identity and self._hit_both is not None)
 
     def check(self, key: str, limit: int) -> Awaitable[None] | None:
         """Count one request on ``key``; raise the 429 when it is over ``limit``. Returns what
@@ -95,6 +104,16 @@ class RateLimits:
 
     async def _check_remote(self, key: str, limit: int) -> None:
         decision = await self.limiter.hit(key, limit, self.window)
+        if not decision.allowed:
+            raise self.refused(decision)
+
+    async def check_both(self, ip_key: str, identity_key: str) -> None:
+        """Count one request on the client IP and on the identity in one round trip (a
+        ``PairedRateLimiter``); raise the 429 of the first limit it is over."""
+        assert self._hit_both is not None  # called only when ``paired``
+        decision = await self._hit_both(
+            ip_key, self.per_ip, identity_key, self.per_identity, self.window
+        )
         if not decision.allowed:
             raise self.refused(decision)
 
@@ -145,10 +164,15 @@ class TokenPipeline(Generic[E]):
     """Parses, decides and mints for one configuration (apps, TTL bounds, mode).
 
     The configured steps run in order: rate limit per client IP, identify, rate limit per
-    identity, the deciders (policy, then hook), then the mint. ``issue`` runs them without a
-    coroutine while each answers at once (in-memory limits, a remembered API key, the policy)
-    and hands the rest to one coroutine at the first step that must wait: on the usual request
-    that is no coroutine at all, where awaiting one per step cost ~10 % of the server's time.
+    identity, the deciders (policy, then hook), then the mint. With both limits on and a
+    ``PairedRateLimiter`` (Redis), the two limits are one step after identify, one round trip
+    instead of two: every request is still counted on its IP (a caller identify refuses too,
+    which then gets the 429 instead of the refusal once its IP is over the limit), and the
+    identity only once authenticated, never for a request its IP refused (docs/security.md).
+    ``issue`` runs them without a coroutine while each answers at once (in-memory limits, a
+    remembered API key, the policy) and hands the rest to one coroutine at the first step that
+    must wait: on the usual request that is no coroutine at all, where awaiting one per step
+    cost ~10 % of the server's time.
     """
 
     def __init__(
@@ -175,11 +199,18 @@ class TokenPipeline(Generic[E]):
         self.from_json = self.parser.from_json
         # (span name, step): the names are the child spans of a request when tracing is on.
         steps: list[tuple[str, Step[E]]] = []
-        if rate_limits is not None and rate_limits.per_ip:
-            steps.append(("limits", self._limit_ip))
-        steps.append(("identify", self._identify))
-        if rate_limits is not None and rate_limits.per_identity:
-            steps.append(("limits", self._limit_identity))
+        if rate_limits is not None and rate_limits.paired:
+            # A remote limiter counting both keys in one round trip: identify first, then the
+            # IP and the identity together; a caller refused by identify is still counted by
+            # IP (``_identify_counting_ip``). Security notes: docs/security.md, "Rate limits".
+            steps.append(("identify", self._identify_counting_ip))
+            steps.append(("limits", self._limit_both))
+        else:
+            if rate_limits is not None and rate_limits.per_ip:
+                steps.append(("limits", self._limit_ip))
+            steps.append(("identify", self._identify))
+            if rate_limits is not None and rate_limits.per_identity:
+                steps.append(("limits", self._limit_identity))
         for decider in self.deciders:
             name = getattr(decider, "span_name", type(decider).__name__)
             # Deciders that need no I/O (the policy) are called without a coroutine.
@@ -228,18 +259,18 @@ class TokenPipeline(Generic[E]):
 
     # -- the steps ------------------------------------------------------------------------------
 
+    def _ip_key(self, limits: RateLimits, exchange: E) -> str:
+        # The request context (client IP, headers) is built only for the steps that read it:
+        # without trusted proxies the client is the peer.
+        if self.client_ip is None:
+            return limits.ip_key(exchange.client)
+        return limits.ip_key(exchange.context(self.client_ip).client_ip)
+
     def _limit_ip(self, progress: _Progress[E]) -> Awaitable[None] | None:
         limits = self.rate_limits
         assert limits is not None  # a step only when configured
-        # The request context (client IP, headers) is built only for the steps that read it:
-        # without trusted proxies the client is the peer.
-        exchange = progress.exchange
-        if self.client_ip is None:
-            client_ip = exchange.client
-        else:
-            client_ip = exchange.context(self.client_ip).client_ip
         try:
-            return limits.check(limits.ip_key(client_ip), limits.per_ip)
+            return limits.check(self._ip_key(limits, progress.exchange), limits.per_ip)
         except LimiterFull as full:
             # Strangers may have filled the IP table; whether this caller is one is known
             # after identify, and a caller with a credential is then limited by identity.
@@ -260,6 +291,42 @@ class TokenPipeline(Generic[E]):
         limits = self.rate_limits
         assert limits is not None  # a step only when configured
         return limits.check(progress.subject, limits.per_identity)
+
+    def _identify_counting_ip(self, progress: _Progress[E]) -> Awaitable[None] | None:
+        """Identify, for the paired limits: a caller identify refuses (a wrong credential, none
+        where one is needed) is counted by IP all the same, and gets the 429 instead of the
+        refusal once its IP is over the limit, as when the IP was counted first."""
+        try:
+            pending = self._identify(progress)
+        except Exception as refusal:
+            return self._count_ip_then_raise(progress, refusal)
+        if pending is None:
+            return None
+        return self._identified_later_counting_ip(progress, pending)
+
+    async def _identified_later_counting_ip(
+        self, progress: _Progress[E], pending: Awaitable[None]
+    ) -> None:
+        try:
+            await pending
+        except Exception as refusal:
+            await self._count_ip_then_raise(progress, refusal)
+
+    async def _count_ip_then_raise(self, progress: _Progress[E], refusal: Exception) -> None:
+        limits = self.rate_limits
+        assert limits is not None  # a step only when configured
+        pending = limits.check(self._ip_key(limits, progress.exchange), limits.per_ip)
+        if pending is not None:
+            await pending  # raises the 429 when the IP is over its limit
+        raise refusal
+
+    def _limit_both(self, progress: _Progress[E]) -> Awaitable[None] | None:
+        limits = self.rate_limits
+        assert limits is not None  # a step only when configured
+        ip_key = self._ip_key(limits, progress.exchange)
+        if progress.identity.method == "none":
+            return limits.check(ip_key, limits.per_ip)  # no identity: the IP's limit alone
+        return limits.check_both(ip_key, progress.subject)
 
     async def _decide(self, decider: Decider, progress: _Progress[E]) -> None:
         progress.request = await decider.decide(

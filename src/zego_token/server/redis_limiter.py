@@ -12,6 +12,11 @@ loss are kept too: the first process to notice the loss puts back, in a field of
 other processes' hits as it last saw them, and each live process takes its own off that field
 when it puts them back (``_HIT_SCRIPT``).
 
+One script call counts all the keys of a request (``hit_both``: the client IP, then the
+identity, stopping at the first over its limit), except on a Cluster (two calls at once:
+``hit_both`` says why), and the calls of one turn of the event loop go to Redis in one pipeline
+(``redis_store.ScriptCalls``).
+
 When Redis cannot be reached (``rate_limit.on_store_failure``):
 
 - ``local`` (the default): each process enforces ``ceil(limit * local_share)`` per key from its
@@ -30,12 +35,13 @@ count of lines held back, and ``on_event`` counts a metric.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..pipeline import tracing
@@ -48,10 +54,14 @@ log = logging.getLogger("zego_token.server.ratelimit")
 
 PROBE_SECONDS = 0.25
 
-# KEYS[1]: the window (a hash: process -> hits). ARGV: [1] this process's field, [2] window in
-# ms, [3] this process's own hits in the window as its shadow knows them (this one included),
-# [4] ms left in the shadow's window, [5] the window's total in the last answer this process
-# had. Returns {total hits, ms until the window closes, this process's hits, hits put back}.
+# KEYS: the windows one request counts, in order (each a hash: process -> hits). ARGV[1]: the
+# numbers, space-separated (one argument, not a dozen: the client packs each argument in
+# Python): this process's field, the window in ms, then four per key: this process's own hits in
+# that window as its shadow knows them (this one included), ms left in the shadow's window, the
+# window's total in the last answer this process had, and the key's limit. Counting stops after
+# the first key over its limit: the keys after it are not counted, as when each was asked on
+# its own and the first refusal ended the request. Returns, for each key counted, {total hits,
+# ms until the window closes, this process's hits, hits put back}.
 #
 # When the window was lost, the first process to notice (the key is new: no expiry yet) also
 # keeps, in the field "~lost", the other processes' hits as it last saw them; each process that
@@ -59,39 +69,55 @@ PROBE_SECONDS = 0.25
 # that will never put theirs back (killed meanwhile). "~lost" is never more than those, so the
 # count is never raised above what was admitted.
 _HIT_SCRIPT = """
-local mine = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
-local known = tonumber(ARGV[3])
-local ttl = redis.call('PTTL', KEYS[1])
-local put_back = 0
-if mine < known then
-  -- Redis lost this window (restart, failover): put back what this process counted
-  put_back = known - mine
-  redis.call('HINCRBY', KEYS[1], ARGV[1], put_back)
-  mine = known
-  if ttl < 0 then
-    local others = tonumber(ARGV[5]) - (known - 1)
-    if others > 0 then
-      redis.call('HSET', KEYS[1], '~lost', others)
-    end
-    ttl = tonumber(ARGV[4])
-    redis.call('PEXPIRE', KEYS[1], ttl)
-  else
-    local lost = tonumber(redis.call('HGET', KEYS[1], '~lost') or '0')
-    if lost > 0 then
-      redis.call('HSET', KEYS[1], '~lost', math.max(0, lost - put_back))
+local argv = {}
+for word in string.gmatch(ARGV[1], '%S+') do
+  argv[#argv + 1] = word
+end
+local field = argv[1]
+local answer = {}
+for i, key in ipairs(KEYS) do
+  local at = 2 + (i - 1) * 4
+  local mine = redis.call('HINCRBY', key, field, 1)
+  local known = tonumber(argv[at + 1])
+  local ttl = redis.call('PTTL', key)
+  local put_back = 0
+  if mine < known then
+    -- Redis lost this window (restart, failover): put back what this process counted
+    put_back = known - mine
+    redis.call('HINCRBY', key, field, put_back)
+    mine = known
+    if ttl < 0 then
+      local others = tonumber(argv[at + 3]) - (known - 1)
+      if others > 0 then
+        redis.call('HSET', key, '~lost', others)
+      end
+      ttl = tonumber(argv[at + 2])
+      redis.call('PEXPIRE', key, ttl)
+    else
+      local lost = tonumber(redis.call('HGET', key, '~lost') or '0')
+      if lost > 0 then
+        redis.call('HSET', key, '~lost', math.max(0, lost - put_back))
+      end
     end
   end
+  if ttl < 0 then
+    -- a new window (or one left without expiry by a crash between commands elsewhere)
+    ttl = tonumber(argv[2])
+    redis.call('PEXPIRE', key, ttl)
+  end
+  local total = 0
+  for _, hits in ipairs(redis.call('HVALS', key)) do
+    total = total + tonumber(hits)
+  end
+  answer[#answer + 1] = total
+  answer[#answer + 1] = ttl
+  answer[#answer + 1] = mine
+  answer[#answer + 1] = put_back
+  if total > tonumber(argv[at + 4]) then
+    break
+  end
 end
-if ttl < 0 then
-  -- a new window (or one left without expiry by a crash between commands elsewhere)
-  ttl = tonumber(ARGV[2])
-  redis.call('PEXPIRE', KEYS[1], ttl)
-end
-local total = 0
-for _, hits in ipairs(redis.call('HVALS', KEYS[1])) do
-  total = total + tonumber(hits)
-end
-return {total, ttl, mine, put_back}
+return answer
 """
 
 
@@ -165,13 +191,17 @@ class RedisRateLimiter:
         on_event: Callable[[str], None] = lambda event: None,
     ) -> None:
         self._store = RedisStore(settings)
-        self._script = self._store.client.register_script(_HIT_SCRIPT)
+        self._script = self._store.script(_HIT_SCRIPT)
         self._prefix = settings.key_prefix
         # Unique per process and per start: a restarted worker's field is a new one, and the
         # old one still counts until the window closes.
         self._field = f"{os.getpid()}-{secrets.token_hex(4)}"
         self._shadow = ShadowCounts(settings.max_keys)
         self._local = settings.on_store_failure == "local"
+        self._cluster = self._store.kind == "cluster"
+        import redis.exceptions
+
+        self._store_errors = (redis.exceptions.RedisError, OSError)
         self._share = local_share
         self._on_event = on_event
         self._throttle = Throttle()
@@ -180,37 +210,87 @@ class RedisRateLimiter:
         self.store_kind = self._store.kind
 
     async def hit(self, key: str, limit: int, window: int) -> RateDecision:
-        import redis.exceptions
+        return await self._count((key,), (limit,), window)
 
+    def hit_both(
+        self, first: str, first_limit: int, second: str, second_limit: int, window: int
+    ) -> Awaitable[RateDecision]:
+        """Count ``first`` then, unless it is over its limit, ``second``: one script call, one
+        round trip. The first refusal, else the second key's decision.
+
+        A Cluster keeps each key in the slot of its own name: one call would need both keys
+        in one slot, and the only tag two unrelated keys (an IP, an identity) always share is a
+        constant one, which would put every count on one node. So a Cluster gets two calls, sent
+        at once (one round trip of waiting); the second key is then counted even when the first
+        refuses, a request more on an identity whose IP was over its limit."""
+        if self._cluster:
+            return self._hit_both_at_once(first, first_limit, second, second_limit, window)
+        return self._count((first, second), (first_limit, second_limit), window)
+
+    async def _hit_both_at_once(
+        self, first: str, first_limit: int, second: str, second_limit: int, window: int
+    ) -> RateDecision:
+        first_decision, second_decision = await asyncio.gather(
+            self._count((first,), (first_limit,), window),
+            self._count((second,), (second_limit,), window),
+        )
+        return second_decision if first_decision.allowed else first_decision
+
+    async def _count(
+        self, keys: tuple[str, ...], limits: tuple[int, ...], window: int
+    ) -> RateDecision:
         now = time.monotonic()
-        known, ms_left, last_total = self._shadow.expected(key, window, now)
+        shadow = self._shadow
+        numbers = f"{self._field} {window * 1000}"
+        ms_left = []
+        for key, limit in zip(keys, limits, strict=True):
+            known, key_ms_left, last_total = shadow.expected(key, window, now)
+            numbers += f" {known} {max(1, int(key_ms_left))} {last_total} {limit}"
+            ms_left.append(key_ms_left)
         if self._failing is not None and now < self._probe_at and self._local:
-            return self._without_store(self._failing, key, limit, ms_left)
+            return self._all_without_store(self._failing, keys, limits, ms_left)
         self._probe_at = now + PROBE_SECONDS  # one request probes; the others decide at once
         try:
-            with tracing.span("redis EVALSHA", **{"db.system": "redis"}):
-                total, ttl_ms, mine, put_back = await self._script(
-                    keys=[self._prefix + key],
-                    args=[self._field, window * 1000, known, max(1, int(ms_left)), last_total],
-                )
-        except (redis.exceptions.RedisError, OSError) as error:
+            if tracing.TRACER is None:  # no span: a context manager less on the hot path
+                answer = await self._script([self._prefix + key for key in keys], (numbers,))
+            else:
+                with tracing.span("redis EVALSHA", **{"db.system": "redis"}):
+                    answer = await self._script([self._prefix + key for key in keys], (numbers,))
+        except self._store_errors as error:
             self._failing = type(error).__name__
             self._probe_at = time.monotonic() + PROBE_SECONDS
-            return self._without_store(self._failing, key, limit, ms_left)
+            return self._all_without_store(self._failing, keys, limits, ms_left)
         if self._failing is not None:
             self._recovered()
-        if put_back:
-            self._on_event("reseeded")
-            suppressed = self._throttle.allow("reseeded")
-            if suppressed is not None:
-                log.warning(
-                    "rate limit store had lost this process's counts (restart or failover); "
-                    "put back %d hits",
-                    int(put_back),
-                    extra={"store": self.store_kind, "suppressed": suppressed},
-                )
-        self._shadow.settle(key, int(mine), now, float(ttl_ms), int(total))
-        return rate_decision(int(total), limit, float(ttl_ms))
+        counted = len(answer) // 4  # the script counts the first key at least
+        for index in range(counted):
+            total, ttl_ms, mine, put_back = answer[index * 4 : index * 4 + 4]
+            if put_back:
+                self._reseeded(int(put_back))
+            shadow.settle(keys[index], int(mine), now, float(ttl_ms), int(total))
+        # the last key counted decides: the first over its limit, else the last of all
+        return rate_decision(int(total), limits[counted - 1], float(ttl_ms))
+
+    def _reseeded(self, put_back: int) -> None:
+        self._on_event("reseeded")
+        suppressed = self._throttle.allow("reseeded")
+        if suppressed is not None:
+            log.warning(
+                "rate limit store had lost this process's counts (restart or failover); "
+                "put back %d hits",
+                put_back,
+                extra={"store": self.store_kind, "suppressed": suppressed},
+            )
+
+    def _all_without_store(
+        self, cause: str, keys: tuple[str, ...], limits: tuple[int, ...], ms_left: list[float]
+    ) -> RateDecision:
+        """``_without_store`` for each key in turn, up to the first refusal."""
+        for index, key in enumerate(keys):
+            decision = self._without_store(cause, key, limits[index], ms_left[index])
+            if not decision.allowed:
+                break
+        return decision
 
     def _recovered(self) -> None:
         log.warning(
