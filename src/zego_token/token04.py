@@ -95,9 +95,10 @@ class _Claims(msgspec.Struct, gc=False, forbid_unknown_fields=True):
     ensure_ascii=False)`` writes (tests/test_vectors.py). Read, it accepts a subset of what
     ``_claims_from_json`` accepts, with the same values (strictly typed: no bool or float for
     an int; no unknown keys; strict UTF-8); anything else goes through that reference, which
-    gives the verdict and the error. In C, reading costs a third of the instructions of the
-    claims regex, int() calls and escape decoding it replaced (a fifth with a privilege
-    payload's escapes), and writing half of an f-string's (docs/benchmarks.md)."""
+    gives the verdict and the error. In C, reading the claims into a Token04 takes half the
+    instructions the claims regex, int() calls and escape decoding took (a third with a
+    privilege payload's escapes), and writing them under half an f-string's
+    (docs/benchmarks.md)."""
 
     app_id: _Int64
     user_id: str
