@@ -36,7 +36,7 @@ def cases() -> dict[str, Callable[[], Callable[[], object]]]:
 
 def library_cases() -> dict[str, Callable[[], Callable[[], object]]]:
     from bench_library import APP_ID, PRIVILEGES, SECRET, TTL, USER_ID
-    from reference_token04 import plain_decode, plain_decode_cached
+    from reference_token04 import official_cbc, official_gcm, plain_decode, plain_decode_cached
 
     from zego_token import decode_token04, generate_token04
 
@@ -54,6 +54,19 @@ def library_cases() -> dict[str, Callable[[], Callable[[], object]]]:
         "plain decoder + privileges": lambda: decoding(plain_decode, PRIVILEGES),
         "plain decoder, cached AESGCM": lambda: decoding(plain_decode_cached),
         "generate gcm": lambda: lambda: generate_token04(APP_ID, USER_ID, SECRET, TTL),
+        "generate gcm + privileges": lambda: (
+            lambda: generate_token04(APP_ID, USER_ID, SECRET, TTL, PRIVILEGES)
+        ),
+        # The generation baselines; their random draws (Python's random) are counted, the
+        # library's os.urandom reads are a syscall per 128 tokens that callgrind cannot see.
+        "official GCM generator": lambda: lambda: official_gcm(APP_ID, USER_ID, SECRET, TTL, ""),
+        "official GCM generator + privileges": lambda: (
+            lambda: official_gcm(APP_ID, USER_ID, SECRET, TTL, PRIVILEGES)
+        ),
+        "official CBC generator": lambda: lambda: official_cbc(APP_ID, USER_ID, SECRET, TTL, ""),
+        "official CBC generator + privileges": lambda: (
+            lambda: official_cbc(APP_ID, USER_ID, SECRET, TTL, PRIVILEGES)
+        ),
     }
 
 

@@ -1,8 +1,8 @@
 """A plain ``pip install zego-token`` (no ``[server]`` extra), for real: a fresh venv.
 
-The base package depends on ``cryptography`` only. There ``zego-token generate`` works, and
-``zego-token serve`` says in one line which extra to install (exit 2) instead of failing on a
-missing module deep inside start-up.
+The base package depends on ``cryptography`` and ``msgspec`` only. There ``zego-token generate``
+works, and ``zego-token serve`` says in one line which extra to install (exit 2) instead of
+failing on a missing module deep inside start-up.
 """
 
 from __future__ import annotations

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import base64
+import enum
 import json
 import struct
+import sys
+import threading
 import time
 
 import pytest
@@ -71,6 +74,47 @@ def test_plaintext_is_compact_and_unescaped(secret: str) -> None:
         plaintext
         == ('{"app_id":1,"user_id":"李","nonce":-5,"ctime":10,"expire":20,"payload":""}').encode()
     )
+
+
+class _Number(int):
+    def __format__(self, spec: str) -> str:
+        return "not a number"
+
+    def __repr__(self) -> str:
+        return "not a number"
+
+
+class _Text(str):
+    def __str__(self) -> str:
+        return "not the text"
+
+
+class _Level(enum.IntEnum):
+    FIVE = 5
+
+
+def test_int_and_str_subclasses_are_written_as_their_values(secret: str) -> None:
+    # As json.dumps writes them, so the claims stay JSON whatever the subclass formats itself as.
+    iv = bytes(12)
+    token = encode_token04(
+        app_id=_Level.FIVE,
+        user_id=_Text("u"),
+        secret=secret,
+        ctime=_Number(10),
+        expire=_Number(20),
+        nonce=_Number(-5),
+        payload=_Text("p"),
+        iv=iv,
+    )
+    sealed = _body(token)[8 + 2 + 12 + 2 : -1]
+    plaintext = AESGCM(secret.encode()).decrypt(iv, sealed, None)
+    expected = {"app_id": 5, "user_id": "u", "nonce": -5, "ctime": 10, "expire": 20}
+    assert json.loads(plaintext) == {**expected, "payload": "p"}
+    assert plaintext == json.dumps(
+        {**expected, "payload": "p"}, separators=(",", ":"), ensure_ascii=False
+    ).encode("utf-8")
+    decoded = decode_token04(token, secret, verify_expiry=False)
+    assert (decoded.app_id, decoded.user_id, decoded.payload) == (5, "u", "p")
 
 
 def test_layout_of_gcm_and_cbc(secret: str) -> None:
@@ -268,3 +312,55 @@ def test_decode_validates_secret() -> None:
         decode_token04("04AAAA", "too-short-secret")
     assert caught.value.code == 5
     assert "too-short-secret" not in str(caught.value)
+
+
+def test_many_secrets_each_keep_their_own_key() -> None:
+    # More secrets than the per-secret key cache keeps, each used twice, out of order.
+    secrets = [f"{index:032x}" for index in range(200)]
+    tokens = [generate_token04(1, "u", secret, 60) for secret in secrets]
+    for secret, token in reversed(list(zip(secrets, tokens, strict=True))):
+        assert decode_token04(token, secret).user_id == "u"
+        with pytest.raises(DecryptionFailed):
+            decode_token04(token, secrets[(secrets.index(secret) + 1) % len(secrets)])
+
+
+class _EqualToEverything(str):
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    def __hash__(self) -> int:
+        return hash(OTHER_SECRET)
+
+
+def test_a_str_subclass_secret_never_finds_another_secrets_key(secret: str) -> None:
+    generate_token04(1, "u", OTHER_SECRET, 60)  # OTHER_SECRET's key is now cached
+    token = generate_token04(1, "u", secret, 60)
+    lookalike = _EqualToEverything(secret)
+    assert decode_token04(token, lookalike).user_id == "u"
+    with pytest.raises(DecryptionFailed):
+        decode_token04(generate_token04(1, "u", OTHER_SECRET, 60), lookalike)
+
+
+def test_threads_sharing_the_key_cache_with_more_secrets_than_it_keeps() -> None:
+    secrets = [f"{index:032x}" for index in range(130)]
+    failures: list[BaseException] = []
+
+    def work(offset: int) -> None:
+        try:
+            for step in range(400):
+                secret = secrets[(offset * 37 + step * 7) % len(secrets)]
+                assert decode_token04(generate_token04(1, "u", secret, 60), secret).app_id == 1
+        except BaseException as error:  # reported by the main thread
+            failures.append(error)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        threads = [threading.Thread(target=work, args=(index,)) for index in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert failures == []

@@ -11,19 +11,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import os
-import re
 import struct
 import sys
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import lru_cache
-from json.decoder import scanstring  # type: ignore[attr-defined]  # C, not in typeshed
-from json.encoder import encode_basestring
-from typing import Literal
+from typing import Annotated, Literal
 
+import msgspec
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -84,19 +83,44 @@ else:  # pragma: no cover - Python 3.10 has no strict_mode
 _ZERO_LOW_4 = frozenset("AQgw")
 _ZERO_LOW_2 = frozenset("AEIMQUYcgkosw048")
 
-# The claims exactly as the official Python and Node generators (and this library) write
-# them: their key order, compact separators, integers of at most 19 digits, strings without
-# control characters. Such text is read with this one regex (strings with escapes through
-# json's own scanstring); anything else goes through json.loads, so both give the same values
-# and refuse the same texts. json.loads was half of a decode's time.
-_INT = r"(-?(?:0|[1-9][0-9]{0,18}))"
-# Possessive quantifiers (3.11+) skip the regex engine's backtracking bookkeeping: ~25 % faster.
-_ONCE = "+" if sys.version_info >= (3, 11) else ""
-_STR = rf'"([^"\\\x00-\x1f]*{_ONCE}(?:\\[^\x00-\x1f][^"\\\x00-\x1f]*{_ONCE})*{_ONCE})"'
-_CANONICAL_CLAIMS = re.compile(
-    rf'\{{"app_id":{_INT},"user_id":{_STR},"nonce":{_INT},"ctime":{_INT},'
-    rf'"expire":{_INT},"payload":{_STR}\}}'
-)
+# One 64-bit integer: every generator's claims fit, and json.loads reads such numbers the same
+# way whatever sys.set_int_max_str_digits says (it refuses very long ones).
+_Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+
+
+class _Claims(msgspec.Struct, gc=False, forbid_unknown_fields=True):
+    """The claims in the official generators' key order, written and read by msgspec in C.
+
+    Written, it is byte for byte what ``json.dumps(claims, separators=(",", ":"),
+    ensure_ascii=False)`` writes (tests/test_vectors.py). Read, it accepts a subset of what
+    ``_claims_from_json`` accepts, with the same values (strictly typed: no bool or float for
+    an int; no unknown keys; strict UTF-8); anything else goes through that reference, which
+    gives the verdict and the error. In C, reading the claims into a Token04 takes half the
+    instructions the claims regex, int() calls and escape decoding took (a third with a
+    privilege payload's escapes), and writing them under half an f-string's
+    (docs/benchmarks.md)."""
+
+    app_id: _Int64
+    user_id: str
+    nonce: _Int64
+    ctime: _Int64
+    expire: _Int64
+    # The UIKit's generateKitTokenForTest omits "payload"; every other claim is required.
+    payload: str = ""
+
+
+def _as_plain(value: object) -> object:
+    """An int or str subclass that passed the checks (msgspec writes only the exact types),
+    as its value: what json.dumps writes for it."""
+    if isinstance(value, int):
+        return int.__int__(value)
+    if isinstance(value, str):
+        return str.__str__(value)
+    raise TypeError(f"cannot write {type(value).__name__} in a token's claims")
+
+
+_write_claims = msgspec.json.Encoder(enc_hook=_as_plain).encode
+_read_claims = msgspec.json.Decoder(_Claims).decode
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,10 +188,11 @@ def generate_token04(
     ttl = effective_time_in_seconds
     if type(ttl) is not int or not 0 < ttl <= INT32_MAX:
         ttl = check_effective_time(as_seconds(ttl, "effective_time_in_seconds"))
-    if isinstance(payload, Privileges):
-        payload = payload.to_payload()  # checked as it is written
-    else:
-        _check_payload(payload)
+    if type(payload) is not str or payload:  # the common empty payload needs no check
+        if isinstance(payload, Privileges):
+            payload = payload.to_payload()  # checked as it is written
+        else:
+            _check_payload(payload)
     return mint_token04(app_id, user_id, secret, ttl, payload, mode)[0]
 
 
@@ -176,7 +201,7 @@ def mint_token04(
 ) -> tuple[str, int]:
     """``generate_token04``'s core, for callers that have checked ``ttl`` (1..2**31-1) and
     ``payload`` (a string) already, as the token server has: the token and its expiry."""
-    iv_size = _iv_size(mode)
+    iv_size = GCM_NONCE_SIZE if mode == "gcm" else _iv_size(mode)
     key, aead = _checked(app_id, user_id, secret)
     ctime = int(time.time())
     nonce, iv = nonce_and_iv(iv_size)
@@ -269,7 +294,8 @@ def decode_token04(
 
 def _open(token: str, secret: str) -> tuple[Mode, int, bytes]:
     """The token's mode, its header's expiry and its decrypted claims (not yet parsed)."""
-    key, aead = _keys(secret)
+    keys = _KEYS.get(secret) if type(secret) is str else None
+    key, aead = keys or _keys(secret)
     mode, header_expire, iv, sealed = _split(token)
     if mode == "gcm":
         try:
@@ -319,7 +345,8 @@ def _checked(app_id: object, user_id: object, secret: object) -> tuple[bytes, AE
         or not 0 < len(user_id) <= MAX_USER_ID_BYTES
     ):
         check_user_id(user_id)
-    return _keys(secret)
+    keys = _KEYS.get(secret) if type(secret) is str else None
+    return keys or _keys(secret)
 
 
 def _check_payload(payload: object) -> None:
@@ -328,19 +355,25 @@ def _check_payload(payload: object) -> None:
     check_payload_streams(payload)
 
 
+# The key and AEAD object of the last secrets used, keyed by the secret string itself (its hash
+# is cached on the string): a hit is one dict lookup where functools.lru_cache's wrapper cost
+# ~600 instructions. Only valid secrets of exactly str are stored: errors are not cached, and
+# a str subclass could compare equal to another secret.
+_KEYS: dict[str, tuple[bytes, AESGCM]] = {}
+_KEYS_KEPT = 64
+
+
 def _keys(secret: object) -> tuple[bytes, AESGCM]:
+    key = check_secret(secret)  # raises unless a str
+    keys = key, _aesgcm(key)
     if type(secret) is str:
-        return _keys_for(secret)
-    key = check_secret(secret)  # raises unless a str subclass
-    return key, _aesgcm(key)
-
-
-@lru_cache(maxsize=64)
-def _keys_for(secret: str) -> tuple[bytes, AESGCM]:
-    # Keyed by the secret string itself (its hash is cached): a hit skips check_secret and
-    # the encode (~0.3 us -> ~0.15 us). Only valid secrets get here: errors are not cached.
-    key = check_secret(secret)
-    return key, _aesgcm(key)
+        if len(_KEYS) >= _KEYS_KEPT:
+            # The oldest goes; if another thread changes the cache between these steps, the
+            # dict's own error is ignored: the cache stays bounded either way.
+            with contextlib.suppress(RuntimeError, KeyError, StopIteration):
+                del _KEYS[next(iter(_KEYS))]
+        _KEYS[secret] = keys
+    return keys
 
 
 def _seal(
@@ -355,7 +388,14 @@ def _seal(
     mode: Mode,
     iv: bytes,
 ) -> str:
-    plaintext = _plaintext(app_id, user_id, nonce, ctime, expire, payload)
+    try:
+        plaintext = _write_claims(_Claims(app_id, user_id, nonce, ctime, expire, payload))
+    except UnicodeEncodeError:
+        # The user ID was checked already: only the payload can hold lone surrogates.
+        raise InvalidParameter(
+            "payload contains characters that cannot be encoded as UTF-8 (lone surrogates)",
+            parameter="payload",
+        ) from None
     if mode == "gcm":
         sealed = aead.encrypt(iv, plaintext, None)
     else:
@@ -373,25 +413,6 @@ def _seal(
     else:
         body = _CBC_HEAD.pack(expire, CBC_IV_SIZE, iv, len(sealed)) + sealed
     return VERSION + _b2a(body, newline=False).decode("ascii")
-
-
-def _plaintext(
-    app_id: int, user_id: str, nonce: int, ctime: int, expire: int, payload: str
-) -> bytes:
-    # Built by hand in the official key order: faster than dumping a dict, and the order is
-    # part of byte compatibility with the official generators. encode_basestring is what
-    # json.dumps(..., ensure_ascii=False) uses for a string, without the encoder object.
-    text = (
-        f'{{"app_id":{app_id},"user_id":{encode_basestring(user_id)},"nonce":{nonce},'
-        f'"ctime":{ctime},"expire":{expire},"payload":{encode_basestring(payload)}}}'
-    )
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidParameter(
-            "payload contains characters that cannot be encoded as UTF-8 (lone surrogates)",
-            parameter="payload",
-        ) from None
 
 
 def _iv_size(mode: object) -> int:
@@ -564,31 +585,24 @@ def _refuse_outer(token: object) -> None:
 
 def _claims(plaintext: bytes, mode: Mode) -> Token04:
     try:
-        text = plaintext.decode("utf-8")
-    except UnicodeDecodeError:
-        raise _unreadable() from None
-    match = _CANONICAL_CLAIMS.fullmatch(text)
-    if match is None:
+        read = _read_claims(plaintext)
+    except (msgspec.DecodeError, RecursionError):
+        # Not the generators' claims as they write them: the reference decides and words it.
+        try:
+            text = plaintext.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _unreadable() from None
         return _claims_from_json(text, mode)
-    app_id_text, user_id, nonce, ctime, expire, payload = match.groups()
-    # Integers and strings by construction; only escapes are left to decode.
-    try:
-        if "\\" in user_id:
-            user_id = scanstring(text, match.start(2))[0]
-        if "\\" in payload:
-            payload = scanstring(text, match.start(6))[0]
-    except ValueError:  # an escape json.loads refuses too
-        raise _unreadable() from None
-    app_id = int(app_id_text)
+    app_id = read.app_id
     if not 0 < app_id <= MAX_APP_ID:
         raise MalformedToken(f"token's app_id {app_id} is not a valid AppID (1..{MAX_APP_ID})")
     claims: Token04 = _new_object(Token04)
     _set_app_id(claims, app_id)
-    _set_user_id(claims, user_id)
-    _set_nonce(claims, int(nonce))
-    _set_ctime(claims, int(ctime))
-    _set_expire(claims, int(expire))
-    _set_payload(claims, payload)
+    _set_user_id(claims, read.user_id)
+    _set_nonce(claims, read.nonce)
+    _set_ctime(claims, read.ctime)
+    _set_expire(claims, read.expire)
+    _set_payload(claims, read.payload)
     _set_mode(claims, mode)
     return claims
 
