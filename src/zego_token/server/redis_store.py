@@ -179,9 +179,12 @@ class ScriptCalls:
     over) is loaded again and only the calls it refused are sent again, so no call is counted
     twice."""
 
-    __slots__ = ("_client", "_queued", "_script", "_sending", "_timeout")
+    __slots__ = ("_client", "_errors", "_queued", "_script", "_sending", "_timeout")
 
     def __init__(self, client: Any, text: str, timeout: float) -> None:
+        import redis.exceptions  # here, not per batch or per answer: redis is loaded by now
+
+        self._errors = redis.exceptions
         self._client = client
         self._timeout = timeout
         self._script = client.register_script(text)  # the SHA, and how to load it again
@@ -203,11 +206,10 @@ class ScriptCalls:
         task.add_done_callback(self._sending.discard)
 
     async def _send(self, batch: list[tuple[tuple[object, ...], asyncio.Future[Any]]]) -> None:
-        from redis.exceptions import NoScriptError
-
+        no_script = self._errors.NoScriptError
         try:
             answers = await self._pipeline(batch)
-            forgotten = [i for i, a in enumerate(answers) if isinstance(a, NoScriptError)]
+            forgotten = [i for i, a in enumerate(answers) if isinstance(a, no_script)]
             if forgotten:
                 self._script.sha = await self._client.script_load(self._script.script)
                 again = await self._pipeline([batch[i] for i in forgotten])
@@ -240,9 +242,7 @@ class ScriptCalls:
         A connection that fails before its first answer is retried once on a fresh one, as the
         client's other commands are (after a Redis restart every pooled socket is dead); once
         an answer came, the batch ran, and it is not sent twice."""
-        from redis.exceptions import ConnectionError as RedisConnectionError
-        from redis.exceptions import TimeoutError as RedisTimeoutError
-
+        errors = self._errors
         pool = self._client.connection_pool
         commands = [("EVALSHA", self._script.sha, *call) for call, _ in batch]
         for retry in (True, False):
@@ -257,15 +257,15 @@ class ScriptCalls:
                 await connection.send_packed_command(packed, check_health=False)
                 async with _timeout(self._timeout):
                     for _ in commands:
-                        answers.append(await _answer(connection))
+                        answers.append(await self._answer(connection))
                 return answers
-            except RedisConnectionError:
+            except errors.ConnectionError:
                 await connection.disconnect()
                 if not retry or answers:
                     raise
             except asyncio.TimeoutError:
                 await connection.disconnect()  # answers left on the socket: never reused
-                raise RedisTimeoutError(
+                raise errors.TimeoutError(
                     f"Redis did not answer within {self._timeout} s (rate_limit.redis_timeout)"
                 ) from None
             except BaseException:
@@ -275,12 +275,9 @@ class ScriptCalls:
                 await pool.release(connection)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
-
-async def _answer(connection: Any) -> Any:
-    """One answer, or the error Redis answered with (NOSCRIPT, a script error) as a value."""
-    from redis.exceptions import ResponseError
-
-    try:
-        return await connection.read_response(timeout=math.inf)  # the batch has one timeout
-    except ResponseError as error:
-        return error
+    async def _answer(self, connection: Any) -> Any:
+        """One answer, or the error Redis answered with (NOSCRIPT, a script error) as a value."""
+        try:
+            return await connection.read_response(timeout=math.inf)  # the batch has one timeout
+        except self._errors.ResponseError as error:
+            return error
