@@ -59,12 +59,13 @@ PROBE_SECONDS = 0.25
 
 # KEYS: the windows one request counts, in order (each a hash: process -> hits). ARGV[1]: the
 # numbers, space-separated (one argument, not a dozen: the client packs each argument in
-# Python): this process's field, the window in ms, then four per key: this process's own hits in
-# that window as its shadow knows them (this one included), ms left in the shadow's window, the
-# window's total in the last answer this process had, and the key's limit. Counting stops after
-# the first key over its limit: the keys after it are not counted, as when each was asked on
-# its own and the first refusal ended the request. Returns, for each key counted, {total hits,
-# ms until the window closes, this process's hits, hits put back}.
+# Python): this process's field, the window in ms, the hits to count (1; 0 only puts back, see
+# ``_return``), then four per key: this process's own hits in that window as its shadow knows
+# them (the hit counted now included), ms left in the shadow's window, the window's total in
+# the last answer this process had, and the key's limit. Counting stops after the first key
+# over its limit: the keys after it are not counted, as when each was asked on its own and the
+# first refusal ended the request. Returns, for each key counted, {total hits, ms until the
+# window closes, this process's hits, hits put back}.
 #
 # When the window was lost, the first process to notice (the key is new: no expiry yet) also
 # keeps, in the field "~lost", the other processes' hits as it last saw them; each process that
@@ -77,10 +78,11 @@ for word in string.gmatch(ARGV[1], '%S+') do
   argv[#argv + 1] = word
 end
 local field = argv[1]
+local increment = tonumber(argv[3])
 local answer = {}
 for i, key in ipairs(KEYS) do
-  local at = 2 + (i - 1) * 4
-  local mine = redis.call('HINCRBY', key, field, 1)
+  local at = 3 + (i - 1) * 4
+  local mine = redis.call('HINCRBY', key, field, increment)
   local known = tonumber(argv[at + 1])
   local ttl = redis.call('PTTL', key)
   local put_back = 0
@@ -90,7 +92,7 @@ for i, key in ipairs(KEYS) do
     redis.call('HINCRBY', key, field, put_back)
     mine = known
     if ttl < 0 then
-      local others = tonumber(argv[at + 3]) - (known - 1)
+      local others = tonumber(argv[at + 3]) - (known - increment)
       if others > 0 then
         redis.call('HSET', key, '~lost', others)
       end
@@ -121,40 +123,6 @@ for i, key in ipairs(KEYS) do
   end
 end
 return answer
-"""
-
-# What _HIT_SCRIPT does when Redis lost a window, without counting a hit: puts back the hits
-# this process counted in memory while Redis was away. KEYS[1]: the window. ARGV: [1] this
-# process's field, [2] its hits in the window as its shadow knows them, [3] ms left in the
-# shadow's window, [4] the window's total in the last answer this process had. Returns
-# {total hits, ms until the window closes, this process's hits}.
-_PUT_BACK_SCRIPT = """
-local known = tonumber(ARGV[2])
-local mine = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
-local ttl = redis.call('PTTL', KEYS[1])
-if mine < known then
-  local put_back = known - mine
-  redis.call('HINCRBY', KEYS[1], ARGV[1], put_back)
-  mine = known
-  if ttl < 0 then
-    local others = tonumber(ARGV[4]) - known
-    if others > 0 then
-      redis.call('HSET', KEYS[1], '~lost', others)
-    end
-    ttl = tonumber(ARGV[3])
-    redis.call('PEXPIRE', KEYS[1], ttl)
-  else
-    local lost = tonumber(redis.call('HGET', KEYS[1], '~lost') or '0')
-    if lost > 0 then
-      redis.call('HSET', KEYS[1], '~lost', math.max(0, lost - put_back))
-    end
-  end
-end
-local total = 0
-for _, hits in ipairs(redis.call('HVALS', KEYS[1])) do
-  total = total + tonumber(hits)
-end
-return {total, ttl, mine}
 """
 
 
@@ -244,7 +212,6 @@ class RedisRateLimiter:
     ) -> None:
         self._store = RedisStore(settings)
         self._script = self._store.script(_HIT_SCRIPT)
-        self._put_back_script = self._store.script(_PUT_BACK_SCRIPT)
         self._prefix = settings.key_prefix
         # Unique per process and per start: a restarted worker's field is a new one, and the
         # old one still counts until the window closes.
@@ -295,7 +262,7 @@ class RedisRateLimiter:
     ) -> RateDecision:
         now = time.monotonic()
         shadow = self._shadow
-        numbers = f"{self._field} {window * 1000}"
+        numbers = f"{self._field} {window * 1000} 1"
         ms_left = []
         for key, limit in zip(keys, limits, strict=True):
             known, key_ms_left, last_total = shadow.expected(key, window, now)
@@ -389,10 +356,11 @@ class RedisRateLimiter:
                 self._recovered()
         for key, known, ms_left, last_total in self._shadow.not_in_store(time.monotonic()):
             sent_at = time.monotonic()
+            ms = max(1, int(ms_left))
+            # The hit script counting no hit (0): it only puts back, and its limit is moot.
+            numbers = f"{self._field} {ms} 0 {known} {ms} {last_total} {known}"
             try:
-                total, ttl_ms, mine = await self._put_back_script(
-                    [self._prefix + key], [self._field, known, max(1, int(ms_left)), last_total]
-                )
+                total, ttl_ms, mine, _ = await self._script([self._prefix + key], (numbers,))
             except self._store_errors:
                 return  # unreachable again: the next request starts over
             self._shadow.settle(key, int(mine), sent_at, float(ttl_ms), int(total))
