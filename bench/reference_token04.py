@@ -174,7 +174,9 @@ def plain_decode(token: str, secret: str) -> dict[str, Any]:
     (ct_length,) = struct.unpack_from(">H", body, 10 + iv_length)
     sealed = body[12 + iv_length : 12 + iv_length + ct_length]
     key = secret.encode()
-    if body[-1:] == b"\x01":
+    # GCM tokens end with a mode byte after the ciphertext; CBC tokens end with the ciphertext,
+    # whose last byte is 1 once in 256 tokens: the length tells them apart.
+    if len(body) == 13 + iv_length + ct_length and body[-1:] == b"\x01":
         plaintext = AESGCM(key).decrypt(iv, sealed, None)
     else:
         decryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()
