@@ -270,15 +270,15 @@ _JWT_CONTEXT = RequestContext(client_ip="127.0.0.1", method="GET", path="/api/to
 
 
 def _jwt_authenticator() -> JwtAuthenticator:
-    path = os.path.join(_CONFIG_DIR, "jwt-secret")
-    with open(path, "wb") as handle:
-        handle.write(_JWT_SECRET)
+    # From the environment, not a file: the targets run in parallel processes, and one
+    # rewriting a shared file while another reads it gave the reader an empty secret.
+    os.environ["ZEGO_TOKEN_FUZZ_JWT_SECRET"] = _JWT_SECRET.decode("ascii")
     settings = JwtSettings.from_mapping(
         {
             "algorithms": ["HS256"],
             "issuer": _JWT_ISSUER,
             "audience": [_JWT_AUDIENCE],
-            "secret_file": path,
+            "secret_env": "ZEGO_TOKEN_FUZZ_JWT_SECRET",
             "leeway": _JWT_LEEWAY,
         }
     )
