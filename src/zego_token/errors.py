@@ -59,8 +59,12 @@ class TokenExpired(InvalidToken):
 class AppIdMismatch(InvalidToken):
     """The token was made for another AppID than the one expected."""
 
-    def __init__(self, message: str, *, expected: int, actual: int) -> None:
-        super().__init__(message)
+    def __init__(self, message: str | None = None, *, expected: int, actual: int) -> None:
+        super().__init__(
+            message
+            or f"token was made for AppID {actual}, not {expected}: use the ServerSecret and "
+            "AppID of the same ZEGOCLOUD project"
+        )
         self.expected = expected
         self.actual = actual
 
@@ -68,8 +72,12 @@ class AppIdMismatch(InvalidToken):
 class UserIdMismatch(InvalidToken):
     """The token was made for another user ID than the one expected."""
 
-    def __init__(self, message: str, *, expected: str, actual: str) -> None:
-        super().__init__(message)
+    def __init__(self, message: str | None = None, *, expected: str, actual: str) -> None:
+        super().__init__(
+            message
+            or f"token was made for user ID {actual!r}, not {expected!r}: the client must log in "
+            "with the same user ID the token was minted for"
+        )
         self.expected = expected
         self.actual = actual
 

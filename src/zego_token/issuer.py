@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from .errors import InvalidParameter
 from .kit import kit_token_for_production
-from .limits import CODE_EFFECTIVE_TIME, INT32_MAX, as_seconds, check_app_id, check_secret, is_int
+from .limits import CODE_EFFECTIVE_TIME, check_app_id, check_lifetime, check_secret
 from .privileges import privilege_payload
 from .token04 import Mode, Token04, decode_token04, generate_token04, read_header
 
@@ -58,8 +58,8 @@ class TokenIssuer:
         if mode not in _MODES:
             raise InvalidParameter(f"mode must be 'gcm' or 'cbc', got {mode!r}", parameter="mode")
         self.mode: Mode = mode
-        self.min_ttl = _positive_seconds(min_ttl, "min_ttl")
-        self.max_ttl = _positive_seconds(max_ttl, "max_ttl")
+        self.min_ttl = check_lifetime(min_ttl, "min_ttl")
+        self.max_ttl = check_lifetime(max_ttl, "max_ttl")
         if self.min_ttl > self.max_ttl:
             raise InvalidParameter(
                 f"min_ttl ({self.min_ttl} s) is greater than max_ttl ({self.max_ttl} s)",
@@ -80,7 +80,7 @@ class TokenIssuer:
 
     def check_ttl(self, ttl: int | timedelta, name: str = "ttl") -> int:
         """``ttl`` in whole seconds, or ``InvalidParameter`` when outside min_ttl..max_ttl."""
-        seconds = _positive_seconds(ttl, name)
+        seconds = check_lifetime(ttl, name)
         if seconds > self.max_ttl:
             raise InvalidParameter(
                 f"{name} is {seconds} s; the maximum is {self.max_ttl} s (max_ttl); not clamped: "
@@ -163,17 +163,6 @@ class TokenIssuer:
             leeway=leeway,
             verify_expiry=verify_expiry,
         )
-
-
-def _positive_seconds(value: object, name: str) -> int:
-    seconds = as_seconds(value, name)
-    if not isinstance(seconds, int) or not is_int(seconds) or not 0 < seconds <= INT32_MAX:
-        raise InvalidParameter(
-            f"{name} must be a positive whole number of seconds or a timedelta, got {value!r}",
-            code=CODE_EFFECTIVE_TIME,
-            parameter=name,
-        )
-    return seconds
 
 
 def _expire_of(token: str) -> int:

@@ -90,6 +90,18 @@ def check_effective_time(seconds: object) -> int:
     )
 
 
+def check_lifetime(value: object, name: str) -> int:
+    """Whole seconds, 1 to ``INT32_MAX``: an ``int``, or a ``timedelta`` without a fraction."""
+    return _int_in(
+        as_seconds(value, name),
+        1,
+        INT32_MAX,
+        f"{name} must be a positive whole number of seconds or a timedelta (at most {INT32_MAX})",
+        code=CODE_EFFECTIVE_TIME,
+        parameter=name,
+    )
+
+
 def check_room_id(room_id: object) -> str:
     return _text(room_id, "room_id", MAX_ROOM_ID_BYTES)
 

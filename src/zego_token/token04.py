@@ -266,19 +266,9 @@ def decode_token04(
             claims_expire=claims.expire,
         )
     if app_id is not None and claims.app_id != app_id:
-        raise AppIdMismatch(
-            f"token was made for AppID {claims.app_id}, not {app_id}: use the ServerSecret and "
-            "AppID of the same ZEGOCLOUD project",
-            expected=app_id,
-            actual=claims.app_id,
-        )
+        raise AppIdMismatch(expected=app_id, actual=claims.app_id)
     if user_id is not None and claims.user_id != user_id:
-        raise UserIdMismatch(
-            f"token was made for user ID {claims.user_id!r}, not {user_id!r}: the client must "
-            "log in with the same user ID the token was minted for",
-            expected=user_id,
-            actual=claims.user_id,
-        )
+        raise UserIdMismatch(expected=user_id, actual=claims.user_id)
     if verify_expiry:
         if (type(leeway) is not int and not is_int(leeway)) or leeway < 0:
             raise InvalidParameter("leeway must be a non-negative whole number of seconds")

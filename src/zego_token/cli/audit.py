@@ -12,10 +12,10 @@ from typing import BinaryIO, TextIO
 from ..audit import Auditor, AuditReport, text_lines
 from ..diagnose import duration, iso_utc
 from ..fingerprint import describe
-from . import values
-from .errors import EXIT_INVALID_TOKEN, EXIT_OK, Parser, UsageError
+from .errors import EXIT_INVALID_TOKEN, EXIT_OK, UsageError
+from .options import add_judged_at, finish_command
 from .render import printable
-from .secret import add_secret_arguments, read_secret
+from .secret import read_secret
 
 # Progress shows only on a terminal and only for a large input: from this many lines on.
 PROGRESS_EVERY = 100_000
@@ -31,24 +31,20 @@ class Source:
     lines: int
 
 
-def add_parser(sub: argparse._SubParsersAction[Parser]) -> argparse.ArgumentParser:
-    p = sub.add_parser(
-        "audit",
-        help="check many tokens (one per line) for nonce reuse and weak randomness",
-        description="Read tokens or kit tokens, one per line, from each FILE ('-' or none: "
-        "stdin). Reports GCM nonces and CBC IVs used more than once, tokens from generators "
-        "with weak randomness, which generators minted them, and a summary. Works without the "
-        "ServerSecret; with it, the claims are read too. Exit status 0 nothing serious, "
-        "1 an error-level finding (a reused GCM nonce), 2 usage error.",
-    )
+SUMMARY = "check many tokens (one per line) for nonce reuse and weak randomness"
+DESCRIPTION = (
+    "Read tokens or kit tokens, one per line, from each FILE ('-' or none: stdin). Reports GCM "
+    "nonces and CBC IVs used more than once, tokens from generators with weak randomness, which "
+    "generators minted them, and a summary. Works without the ServerSecret; with it, the claims "
+    "are read too. Exit status 0 nothing serious, 1 an error-level finding (a reused GCM "
+    "nonce), 2 usage error."
+)
+
+
+def add_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("files", metavar="FILE", nargs="*", help="token files; '-' reads stdin")
-    p.add_argument(
-        "--now", type=values.unix_time, metavar="UNIX", help="judge expiry at this Unix time"
-    )
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
-    add_secret_arguments(p)
-    p.set_defaults(handler=run)
-    return p
+    add_judged_at(p)
+    return finish_command(p, run, json_help="print the report as JSON")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,7 +13,8 @@ from ..environment import ENV_APP_ID, ENV_SECRET_FILE
 from ..errors import InvalidParameter, ZegoTokenError
 from . import audit, commands, values
 from .errors import EXIT_INVALID_TOKEN, EXIT_USAGE, Parser, UsageError, report
-from .secret import ENV_VAR, SECRET_ARGUMENT_WARNING, add_secret_arguments
+from .options import add_identity, add_judged_at, add_ttl_mode, finish_command
+from .secret import ENV_VAR, SECRET_ARGUMENT_WARNING
 from .serve import extras_hint, load_server_cli, run_config_check
 
 PROG = "zego-token"
@@ -37,26 +38,26 @@ def build_parser() -> tuple[Parser, dict[str, argparse.ArgumentParser]]:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     commands_by_name = {
-        "generate": _add_generate(sub),
-        "inspect": _add_inspect(sub),
-        "kit": _add_kit(sub),
-        "config": _add_config(sub),
-        "audit": audit.add_parser(sub),
-        "serve": sub.add_parser(
-            "serve",
-            help="run the production token server (needs the server extras)",
-            description="Run the token server (needs the server extra: README, Install).",
-        ),
+        name: _add_command(sub, name, summary, description, add_options)
+        for name, (summary, description, add_options) in _COMMANDS.items()
     }
     return parser, commands_by_name
 
 
-def _add_config(sub: argparse._SubParsersAction[Parser]) -> argparse.ArgumentParser:
-    p = sub.add_parser(
-        "config",
-        help="check the server's configuration before a deploy",
-        description="Work with the token server's configuration (needs the server extras).",
-    )
+def _add_command(
+    sub: argparse._SubParsersAction[Parser],
+    name: str,
+    summary: str,
+    description: str,
+    add_options: Callable[[argparse.ArgumentParser], object] | None,
+) -> argparse.ArgumentParser:
+    p = sub.add_parser(name, help=summary, description=description)
+    if add_options is not None:
+        add_options(p)
+    return p
+
+
+def _config_options(p: argparse.ArgumentParser) -> None:
     actions = p.add_subparsers(dest="config_command", metavar="ACTION", parser_class=Parser)
     check = actions.add_parser(
         "check",
@@ -78,18 +79,11 @@ def _add_config(sub: argparse._SubParsersAction[Parser]) -> argparse.ArgumentPar
     )
     check.set_defaults(handler=run_config_check)
     p.set_defaults(config_parser=p)
-    return p
 
 
-def _add_generate(sub: argparse._SubParsersAction[Parser]) -> argparse.ArgumentParser:
-    p = sub.add_parser(
-        "generate",
-        help="mint a token (or a kit token) and print it",
-        description="Mint a Token04 and print it on stdout, nothing else. With --room the token "
-        "is a strict token carrying room privileges.",
-    )
-    _add_identity(p)
-    _add_ttl_mode(p)
+def _generate_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    add_identity(p)
+    add_ttl_mode(p)
     room = p.add_argument_group("room privileges (strict token)")
     room.add_argument("--room", metavar="ROOM", help="room ID the token grants")
     room.add_argument("--no-login", action="store_true", help="do not grant logging in to ROOM")
@@ -104,38 +98,20 @@ def _add_generate(sub: argparse._SubParsersAction[Parser]) -> argparse.ArgumentP
     p.add_argument("--payload", metavar="RAW", help="raw payload text instead of --room")
     p.add_argument("--kit", action="store_true", help="print a UIKit kit token (needs --room)")
     p.add_argument("--user-name", metavar="NAME", help="user name in the kit token (with --kit)")
-    p.add_argument("--json", action="store_true", help="print JSON with the token and its claims")
-    add_secret_arguments(p)
-    p.set_defaults(handler=commands.generate)
-    return p
-
-
-def _add_kit(sub: argparse._SubParsersAction[Parser]) -> argparse.ArgumentParser:
-    p = sub.add_parser(
-        "kit",
-        help="mint a UIKit kit token and print it",
-        description="Mint a token and compose the kit token ZegoUIKitPrebuilt.create() takes "
-        "(what generateKitTokenForTest does in the browser, done with the secret kept here).",
+    return finish_command(
+        p, commands.generate, json_help="print JSON with the token and its claims"
     )
-    _add_identity(p)
+
+
+def _kit_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    add_identity(p)
     p.add_argument("--room", metavar="ROOM", required=True, help="room ID the UIKit joins")
     p.add_argument("--user-name", metavar="NAME", required=True, help="user name the UIKit shows")
-    _add_ttl_mode(p)
-    p.add_argument("--json", action="store_true", help="print JSON with the kit token and fields")
-    add_secret_arguments(p)
-    p.set_defaults(handler=commands.kit)
-    return p
+    add_ttl_mode(p)
+    return finish_command(p, commands.kit, json_help="print JSON with the kit token and fields")
 
 
-def _add_inspect(sub: argparse._SubParsersAction[Parser]) -> argparse.ArgumentParser:
-    p = sub.add_parser(
-        "inspect",
-        help="explain a token or kit token: claims, expiry, privileges, what is wrong",
-        description="Explain a token or kit token. Without a ServerSecret it shows what anyone "
-        "can read; with one it decrypts and checks the claims. Ends with a verdict and, for an "
-        "invalid token, the likely cause and fix. Exit status 0 valid (or nothing wrong "
-        "readable without a secret), 1 invalid.",
-    )
+def _inspect_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("token", metavar="TOKEN", help="the token or kit token; '-' reads stdin")
     p.add_argument(
         "--app-id",
@@ -144,38 +120,45 @@ def _add_inspect(sub: argparse._SubParsersAction[Parser]) -> argparse.ArgumentPa
         help=f"AppID the client uses (default: ${ENV_APP_ID} when set)",
     )
     p.add_argument("--user-id", metavar="U", help="user ID the client logs in with")
-    p.add_argument(
-        "--now", type=values.unix_time, metavar="UNIX", help="judge expiry at this Unix time"
-    )
-    p.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
-    add_secret_arguments(p)
-    p.set_defaults(handler=commands.inspect)
-    return p
+    add_judged_at(p)
+    return finish_command(p, commands.inspect, json_help="print the diagnosis as JSON")
 
 
-def _add_identity(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--app-id",
-        type=values.app_id,
-        metavar="N",
-        help=f"AppID (ZEGOCLOUD console); default ${ENV_APP_ID}, required if that is unset",
-    )
-    p.add_argument("--user-id", metavar="U", required=True, help="user ID the client logs in with")
-
-
-def _add_ttl_mode(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--ttl", type=values.ttl, default=3600, metavar="SECONDS", help="lifetime (default 3600)"
-    )
-    p.add_argument(
-        "--mode",
-        choices=("gcm", "cbc"),
-        default="gcm",
-        help="encryption: gcm (default) or cbc (deprecated by ZEGO)",
-    )
-    p.add_argument(
-        "--now", type=values.unix_time, metavar="UNIX", help="mint as if it were this Unix time"
-    )
+# Each command: its one-line summary in the command list, its description in its own --help,
+# and what adds its options; in the order the command list shows them.
+_COMMANDS: dict[str, tuple[str, str, Callable[[argparse.ArgumentParser], object] | None]] = {
+    "generate": (
+        "mint a token (or a kit token) and print it",
+        "Mint a Token04 and print it on stdout, nothing else. With --room the token is a strict "
+        "token carrying room privileges.",
+        _generate_options,
+    ),
+    "inspect": (
+        "explain a token or kit token: claims, expiry, privileges, what is wrong",
+        "Explain a token or kit token. Without a ServerSecret it shows what anyone can read; "
+        "with one it decrypts and checks the claims. Ends with a verdict and, for an invalid "
+        "token, the likely cause and fix. Exit status 0 valid (or nothing wrong readable "
+        "without a secret), 1 invalid.",
+        _inspect_options,
+    ),
+    "kit": (
+        "mint a UIKit kit token and print it",
+        "Mint a token and compose the kit token ZegoUIKitPrebuilt.create() takes (what "
+        "generateKitTokenForTest does in the browser, done with the secret kept here).",
+        _kit_options,
+    ),
+    "config": (
+        "check the server's configuration before a deploy",
+        "Work with the token server's configuration (needs the server extras).",
+        _config_options,
+    ),
+    "audit": (audit.SUMMARY, audit.DESCRIPTION, audit.add_options),
+    "serve": (
+        "run the production token server (needs the server extras)",
+        "Run the token server (needs the server extra: README, Install).",
+        None,  # its options come with the server extra, when 'serve' is the command run
+    ),
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -23,10 +23,12 @@ from django.views.decorators.csrf import csrf_exempt  # type: ignore[import-unty
 
 from ..issuer import TokenIssuer
 from ..pipeline.contracts import TokenKind
-from ._endpoint import ENDPOINTS, Authorize, EmbeddedExchange, EndpointOptions, TokenEndpoint
+from ._endpoint import ENDPOINTS, EmbeddedExchange, TokenEndpoint
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
+
+    from ._endpoint import Authorize, EndpointOptions
 
 __all__ = ["token_urlpatterns"]
 
@@ -38,8 +40,7 @@ def token_urlpatterns(
     **options: Unpack[EndpointOptions],
 ) -> list[URLPattern]:
     """URL patterns for ``token`` and ``kit-token``; ``include()`` them under a prefix.
-    ``options`` are ``EndpointOptions``: ``policy``, ``hook``, ``hook_timeout``,
-    ``hook_threads``, ``hook_per_client``, ``max_body_bytes`` (see ``TokenEndpoint``)."""
+    ``options``: see ``EndpointOptions``."""
     endpoint: TokenEndpoint[HttpRequest] = TokenEndpoint(issuer, authorize, **options)
     patterns: list[URLPattern] = [
         path(name, _view(endpoint, kind), name=f"zego_{name.replace('-', '_')}")

@@ -14,17 +14,12 @@ from fastapi.responses import Response
 
 from ..issuer import TokenIssuer
 from ..pipeline.contracts import TokenKind
-from ._endpoint import (
-    ENDPOINTS,
-    ROUTED_METHODS,
-    Authorize,
-    EmbeddedExchange,
-    EndpointOptions,
-    TokenEndpoint,
-)
+from ._endpoint import ENDPOINTS, ROUTED_METHODS, EmbeddedExchange, TokenEndpoint
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
+
+    from ._endpoint import Authorize, EndpointOptions
 
 __all__ = ["token_router"]
 
@@ -36,8 +31,7 @@ def token_router(
     **options: Unpack[EndpointOptions],
 ) -> APIRouter:
     """An ``APIRouter`` with the ``token`` and ``kit-token`` endpoints; mount it with a prefix.
-    ``options`` are ``EndpointOptions``: ``policy``, ``hook``, ``hook_timeout``,
-    ``hook_threads``, ``hook_per_client``, ``max_body_bytes`` (see ``TokenEndpoint``)."""
+    ``options``: see ``EndpointOptions``."""
     endpoint: TokenEndpoint[Request] = TokenEndpoint(issuer, authorize, **options)
     router = APIRouter()
     for name, kind in ENDPOINTS.items():

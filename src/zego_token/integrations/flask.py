@@ -20,17 +20,12 @@ from flask import Blueprint, Request, Response, request
 
 from ..issuer import TokenIssuer
 from ..pipeline.contracts import TokenKind
-from ._endpoint import (
-    ENDPOINTS,
-    ROUTED_METHODS,
-    Authorize,
-    EmbeddedExchange,
-    EndpointOptions,
-    TokenEndpoint,
-)
+from ._endpoint import ENDPOINTS, ROUTED_METHODS, EmbeddedExchange, TokenEndpoint
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
+
+    from ._endpoint import Authorize, EndpointOptions
 
 __all__ = ["token_blueprint"]
 
@@ -38,14 +33,13 @@ __all__ = ["token_blueprint"]
 def token_blueprint(
     issuer: TokenIssuer,
     *,
-    authorize: Authorize[Request],
     name: str = "zego_token",
+    authorize: Authorize[Request],
     **options: Unpack[EndpointOptions],
 ) -> Blueprint:
     """A ``Blueprint`` with the ``token`` and ``kit-token`` endpoints; register it with a
     ``url_prefix``. ``name`` must be unique among the app's blueprints.
-    ``options`` are ``EndpointOptions``: ``policy``, ``hook``, ``hook_timeout``,
-    ``hook_threads``, ``hook_per_client``, ``max_body_bytes`` (see ``TokenEndpoint``)."""
+    ``options``: see ``EndpointOptions``."""
     endpoint: TokenEndpoint[Request] = TokenEndpoint(issuer, authorize, **options)
     blueprint = Blueprint(name, __name__)
     for path, kind in ENDPOINTS.items():

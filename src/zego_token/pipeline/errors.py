@@ -12,8 +12,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from ..errors import InvalidParameter
 
@@ -25,8 +24,9 @@ Step = Literal[
 Needs = Literal["", "credentials", "api_key", "jwt", "jwks", "hook", "rate_limit", "redis", "demo"]
 
 
-@dataclass(frozen=True, slots=True)
-class ErrorCode:
+class ErrorCode(NamedTuple):
+    """A row of the code table: what a code means, where it can arise, what makes it possible."""
+
     code: str
     status: int
     meaning: str
