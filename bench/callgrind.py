@@ -31,7 +31,12 @@ _COLLECTED = re.compile(r"Collected : (\d+)")
 
 def cases() -> dict[str, Callable[[], Callable[[], object]]]:
     """Name -> a maker of the call to count (made once, outside the counted loop)."""
-    return {**library_cases(), **jwt_cases()}
+    return {
+        **library_cases(),
+        **jwt_cases(),
+        "server api-key request": server_request,
+        "server: the event loop alone": event_loop_alone,
+    }
 
 
 def library_cases() -> dict[str, Callable[[], Callable[[], object]]]:
@@ -75,6 +80,102 @@ def jwt_cases() -> dict[str, Callable[[], Callable[[], object]]]:
         f"jwt {name}": (lambda name=name: jwt_tokens.verifier_call(name))
         for name in jwt_tokens.VERIFIERS
     }
+
+
+class _Headers:
+    """An RSGI header map (Granian's is in Rust): looked up by lower-case name."""
+
+    def __init__(self, pairs: dict[str, str]) -> None:
+        self._pairs = pairs
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        return self._pairs.get(name, default)
+
+    def get_all(self, name: str) -> list[str]:
+        return [self._pairs[name]] if name in self._pairs else []
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._pairs.items())
+
+
+class _Scope:
+    proto = "http"
+    method = "GET"
+    path = "/api/token"
+    query_string = "userID=bench_user&expired_ts=3600"
+    client = "127.0.0.1:50000"
+
+    def __init__(self, api_key: str) -> None:
+        self.headers = _Headers({"authorization": f"Bearer {api_key}", "host": "127.0.0.1"})
+
+
+class _Protocol:
+    """What Granian hands the app to answer with; keeps the last answer to check it."""
+
+    status = 0
+
+    def response_bytes(self, status: int, headers: object, body: bytes) -> None:
+        self.status = status
+
+    def response_empty(self, status: int, headers: object) -> None:
+        self.status = status
+
+
+def event_loop_alone() -> Callable[[], object]:
+    """What ``server_request`` spends outside the app: running one coroutine to completion on
+    asyncio's loop (Granian's own scheduling differs; subtract this to compare the app)."""
+    import asyncio
+
+    loop = asyncio.new_event_loop()
+    proto = _Protocol()
+
+    async def answer() -> None:
+        proto.response_bytes(200, [], b"")
+
+    return lambda: loop.run_until_complete(answer())
+
+
+def server_request() -> Callable[[], object]:
+    """One ``GET /api/token`` with an API key through the server's RSGI app, in-process: the
+    bench's configuration (both limits in memory, JSON access log, metrics shared between
+    workers through files as with ``--workers 2``), without Granian, the socket or the kernel:
+    the server's own Python work per request."""
+    import asyncio
+    import atexit
+    import contextlib
+
+    from bench_library import APP_ID, SECRET
+    from servers import new_api_key, ours_config
+
+    folder = Path(tempfile.mkdtemp(prefix="callgrind-server-"))
+    atexit.register(shutil.rmtree, folder, True)
+    api_key = new_api_key()
+    (folder / "config.toml").write_text(ours_config(api_key))
+    (folder / "metrics").mkdir()
+    # Before prometheus_client is imported: it picks its file-backed values at import.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder / "metrics")
+    from zego_token.server.app import create_app
+    from zego_token.server.config import load_settings
+
+    env = {
+        "ZEGO_APP_ID": str(APP_ID),
+        "ZEGO_SERVER_SECRET": SECRET,
+        "ZEGO_TOKEN_CONFIG": str(folder / "config.toml"),
+    }
+    # The access log goes where the bench's server writes it: a file, one line per request.
+    log = (folder / "access.log").open("w")
+    with contextlib.redirect_stdout(log):
+        app = create_app(load_settings(env=env))
+    loop = asyncio.new_event_loop()
+    scope, proto = _Scope(api_key), _Protocol()
+
+    def call() -> object:
+        loop.run_until_complete(app.__rsgi__(scope, proto))
+        if proto.status != 200:
+            raise SystemExit(f"the server answered {proto.status}, not 200")
+        return proto.status
+
+    return call
 
 
 def count(name: str, loops: int) -> int:

@@ -213,3 +213,18 @@ def test_audit_benchmark_reports_wall_time_and_peak_rss(tmp_path: Path) -> None:
     output = run_script("bench_audit.py", "--tokens", "2000", "--file", str(tmp_path / "t.txt"))
     assert "| `zego-token audit` over 2,000 tokens" in output
     assert "peak RSS" in output and "exit 1, 1 reused nonce found" in output
+
+
+def test_callgrind_cases_run_without_valgrind() -> None:
+    """The instruction counter's inner loop, without valgrind, for its library and server cases
+    (its JWT cases need the keys its outer process prepares): each call runs, and the server's
+    request case answers 200 through the real app or exits with the status it got."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        names = [n for n in load_bench_module("callgrind").cases() if not n.startswith("jwt")]
+    finally:
+        sys.path.remove(str(BENCH))
+    assert "server api-key request" in names
+    for name in names:
+        # A process of its own, as under valgrind: the server case sets the metrics directory.
+        run_script("callgrind.py", "--inner", name, "3")
