@@ -137,8 +137,11 @@ def has_empty_stream_list(payload: str) -> bool:
     return found
 
 
-def check_payload_streams(payload: str) -> None:
-    """Refuse a payload that ZEGO would read as "any stream" through an empty list."""
+def check_payload_streams(payload: object) -> None:
+    """Refuse a payload that is not a string, or that ZEGO would read as "any stream" through
+    an empty list."""
+    if not isinstance(payload, str):
+        raise InvalidParameter("payload must be a string", parameter="payload")
     if has_empty_stream_list(payload):
         raise InvalidParameter(
             'the payload\'s "stream_id_list" is empty, which ZEGO reads as "any stream", not "no '
