@@ -22,6 +22,8 @@ SERVER_CLI_MODULE = "zego_token.server.cli"
 # The top-level modules of the ``server`` extra in pyproject.toml (tests/test_facts_once.py
 # holds the two lists together).
 SERVER_EXTRA_MODULES = ("granian", "msgspec", "prometheus_client", "jwt", "redis")
+# In the server extra on the platforms that have it; the server runs without it.
+SERVER_EXTRA_OPTIONAL_MODULES = ("uvloop",)
 _HINT = "zego-token serve needs the server extra, which is not installed: "
 
 RunServe = Callable[[argparse.Namespace], int]

@@ -149,10 +149,7 @@ def run_serve(args: argparse.Namespace) -> int:
         websockets=False,
         # One runtime thread per worker: with a worker per core, more threads only contend.
         runtime_mode=RuntimeModes.st,
-        # asyncio's own loop, named so that Granian's "auto" does not pick uvloop or rloop when
-        # one happens to be installed: under Granian, uvloop cut CPU per request by 5-10 % on
-        # the in-memory path but answered 2-10x fewer requests in the 200-client test with the
-        # Redis limiter (docs/benchmarks.md, "What was tried and dropped").
+        # Named, so that Granian's "auto" never picks rloop (experimental) when installed.
         loop=Loops(loop),
         workers=settings.server.workers,
         log_enabled=True,
@@ -214,7 +211,12 @@ def _listening_on(settings: Settings, port: int) -> Settings:
 
 
 def _event_loop() -> str:
-    return "asyncio"
+    """uvloop where installed (the server extra has it but on Windows): under Granian it cut
+    CPU per request by 5-10 % against asyncio's loop, the Redis limiter's path included
+    (docs/benchmarks.md, "uvloop"); else asyncio's own."""
+    import importlib.util
+
+    return "uvloop" if importlib.util.find_spec("uvloop") is not None else "asyncio"
 
 
 def _bind_failure(exc: BaseException) -> str | None:
