@@ -36,6 +36,7 @@ its end left out) is reported next to it.
     .venv/bin/python bench/chaos.py                 # 600 s, the documented run
     .venv/bin/python bench/chaos.py --seconds 60 --every 5    # a quick check
     .venv/bin/python bench/chaos.py --faults redis_stop,sighup --seconds 120   # some faults only
+    .venv/bin/python bench/chaos.py --faults sentinel_failover --seconds 75 --every 15 --limit 128
 """
 
 from __future__ import annotations
@@ -601,6 +602,7 @@ def kill_lines(lines: list[str]) -> dict[str, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global LIMIT  # --limit: read by server_config and by the over-admission counts
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=600, help="length of the run (600)")
     parser.add_argument("--every", type=float, default=25, help="seconds between faults (25)")
@@ -615,7 +617,11 @@ def main(argv: list[str] | None = None) -> int:
         help="the server's; info also checks Granian's kill lines against its workers' exits",
     )
     parser.add_argument("--server-log", metavar="FILE", help="keep the server's log here")
+    parser.add_argument(
+        "--limit", type=int, default=LIMIT, help=f"requests per identity and window ({LIMIT})"
+    )
     args = parser.parse_args(argv)
+    LIMIT = args.limit
     with tempfile.TemporaryDirectory(prefix="zego-chaos-") as tmp, ExitStack() as stack:
         directory = Path(tmp)
         sentinels = SentinelSet(directory / "redis", stack)
