@@ -41,10 +41,10 @@ DESCRIPTION = (
 )
 
 
-def add_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", metavar="FILE", nargs="*", help="token files; '-' reads stdin")
     add_judged_at(p)
-    return finish_command(p, run, json_help="print the report as JSON")
+    finish_command(p, run, json_help="print the report as JSON")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -49,7 +49,7 @@ def _add_command(
     name: str,
     summary: str,
     description: str,
-    add_options: Callable[[argparse.ArgumentParser], object] | None,
+    add_options: Callable[[argparse.ArgumentParser], None] | None,
 ) -> argparse.ArgumentParser:
     p = sub.add_parser(name, help=summary, description=description)
     if add_options is not None:
@@ -81,7 +81,7 @@ def _config_options(p: argparse.ArgumentParser) -> None:
     p.set_defaults(config_parser=p)
 
 
-def _generate_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+def _generate_options(p: argparse.ArgumentParser) -> None:
     add_identity(p)
     add_ttl_mode(p)
     room = p.add_argument_group("room privileges (strict token)")
@@ -98,20 +98,18 @@ def _generate_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--payload", metavar="RAW", help="raw payload text instead of --room")
     p.add_argument("--kit", action="store_true", help="print a UIKit kit token (needs --room)")
     p.add_argument("--user-name", metavar="NAME", help="user name in the kit token (with --kit)")
-    return finish_command(
-        p, commands.generate, json_help="print JSON with the token and its claims"
-    )
+    finish_command(p, commands.generate, json_help="print JSON with the token and its claims")
 
 
-def _kit_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+def _kit_options(p: argparse.ArgumentParser) -> None:
     add_identity(p)
     p.add_argument("--room", metavar="ROOM", required=True, help="room ID the UIKit joins")
     p.add_argument("--user-name", metavar="NAME", required=True, help="user name the UIKit shows")
     add_ttl_mode(p)
-    return finish_command(p, commands.kit, json_help="print JSON with the kit token and fields")
+    finish_command(p, commands.kit, json_help="print JSON with the kit token and fields")
 
 
-def _inspect_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+def _inspect_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("token", metavar="TOKEN", help="the token or kit token; '-' reads stdin")
     p.add_argument(
         "--app-id",
@@ -121,12 +119,12 @@ def _inspect_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     p.add_argument("--user-id", metavar="U", help="user ID the client logs in with")
     add_judged_at(p)
-    return finish_command(p, commands.inspect, json_help="print the diagnosis as JSON")
+    finish_command(p, commands.inspect, json_help="print the diagnosis as JSON")
 
 
 # Each command: its one-line summary in the command list, its description in its own --help,
 # and what adds its options; in the order the command list shows them.
-_COMMANDS: dict[str, tuple[str, str, Callable[[argparse.ArgumentParser], object] | None]] = {
+_COMMANDS: dict[str, tuple[str, str, Callable[[argparse.ArgumentParser], None] | None]] = {
     "generate": (
         "mint a token (or a kit token) and print it",
         "Mint a Token04 and print it on stdout, nothing else. With --room the token is a strict "

@@ -45,10 +45,9 @@ def add_judged_at(p: argparse.ArgumentParser) -> None:
 
 def finish_command(
     p: argparse.ArgumentParser, handler: Callable[[argparse.Namespace], int], *, json_help: str
-) -> argparse.ArgumentParser:
+) -> None:
     """What every token command ends with: ``--json``, the ServerSecret's sources (last in
     ``--help``, as their own group) and the handler that runs it."""
     p.add_argument("--json", action="store_true", help=json_help)
     add_secret_arguments(p)
     p.set_defaults(handler=handler)
-    return p
