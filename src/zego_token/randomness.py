@@ -18,7 +18,10 @@ import sys
 from collections.abc import Iterator
 
 _DRAWS_PER_READ = 128
-_pools: dict[int, Iterator[tuple[int, bytes]]] = {}
+# iv size -> the current block's iterator. ``next(DRAWS[size])`` is a draw without a Python call
+# (token04's hot path); on KeyError or StopIteration call ``nonce_and_iv``, which refills it, or
+# on a free-threaded build never fills it and reads os.urandom each time.
+DRAWS: dict[int, Iterator[tuple[int, bytes]]] = {}
 # sys._is_gil_enabled exists from 3.13; before that the GIL is always there.
 _POOLED = getattr(sys, "_is_gil_enabled", lambda: True)()
 
@@ -27,7 +30,7 @@ def nonce_and_iv(iv_size: int) -> tuple[int, bytes]:
     """A random signed 32-bit nonce and a random IV of ``iv_size`` bytes, never handed out twice."""
     if _POOLED:
         try:
-            return next(_pools[iv_size])
+            return next(DRAWS[iv_size])
         except (KeyError, StopIteration):
             pass
         return next(_refill(iv_size))
@@ -42,12 +45,12 @@ def _refill(iv_size: int) -> Iterator[tuple[int, bytes]]:
     # int.from_bytes in Python.
     layout = struct.Struct(f">i{iv_size}s")
     draws = layout.iter_unpack(os.urandom(layout.size * _DRAWS_PER_READ))
-    _pools[iv_size] = draws
+    DRAWS[iv_size] = draws
     return draws
 
 
 def _forget_draws() -> None:
-    _pools.clear()
+    DRAWS.clear()
 
 
 if hasattr(os, "register_at_fork"):
