@@ -200,6 +200,43 @@ def test_a_lost_window_keeps_the_hits_of_a_process_that_died_before_the_loss(
     assert 50 <= asyncio.run(scenario()) <= 52
 
 
+def test_a_window_that_lost_only_its_last_writes_counts_the_others_as_last_seen(
+    redis_url: str,
+) -> None:
+    """A failover to a replica that lagged: the window is still there but lacks each process's
+    last hits. Two processes take turns to 8 hits each (limit 20); Redis then lacks 3 of A's
+    and 2 of B's. B comes back first: it puts back its own and counts A's as it last saw them,
+    so only the 4 left of the limit are admitted, not 7 more (the window's total without A's 3
+    lost hits, until A puts them back)."""
+
+    async def scenario() -> tuple[int, int]:
+        import redis.asyncio as redis_asyncio
+
+        a, b = redis_limiter(redis_url), redis_limiter(redis_url)
+        for _ in range(8):
+            for limiter in (a, b):
+                assert (await limiter.hit("id:lagged", 20, 60)).allowed
+        client = redis_asyncio.Redis.from_url(redis_url)
+        key = a._prefix + "id:lagged"
+        await client.hset(key, mapping={a._field: 5, b._field: 6})  # the replica's copy
+        await client.aclose()
+        after_b = await admitted_in_turn(b, "id:lagged", 20, 10)
+        after_a = await admitted_in_turn(a, "id:lagged", 20, 10)
+        last = await b.hit("id:lagged", 20, 60)
+        await a.close()
+        await b.close()
+        return after_b + after_a, last.remaining
+
+    admitted_after_loss, remaining = asyncio.run(scenario())
+    assert admitted_after_loss == 4  # 16 admitted before the loss, limit 20
+    assert remaining == 0
+
+
+async def admitted_in_turn(limiter: RateLimiter, key: str, limit: int, hits: int) -> int:
+    """Hits one after another (each sees the last one's answer), the count admitted."""
+    return sum([(await limiter.hit(key, limit, 60)).allowed for _ in range(hits)])
+
+
 def test_redis_counts_two_keys_in_one_call_up_to_the_first_refusal(redis_url: str) -> None:
     """``hit_both`` (the client IP, then the identity): a request the first key refuses is not
     counted on the second, as when each was asked on its own."""
