@@ -23,7 +23,7 @@ from zego_token.pipeline.ratelimit import (
     networks,
 )
 from zego_token.pipeline.schema import ConfigError
-from zego_token.server.redis_limiter import RedisRateLimiter, build_rate_limiter
+from zego_token.server.redis_limiter import PROBE_SECONDS, RedisRateLimiter, build_rate_limiter
 
 
 def redis_limiter(
@@ -449,6 +449,43 @@ async def _shares_counted_in_memory(redis: Any) -> tuple[RedisRateLimiter, Redis
             assert (await limiter.hit("id:back", 40, 600)).allowed
     assert not (await quiet.hit("id:back", 40, 600)).allowed  # its half is used up
     return busy, quiet
+
+
+def test_a_process_that_saw_the_store_fail_keeps_to_its_share_in_the_windows_open_then(
+    tmp_path: Path,
+) -> None:
+    """Limit 20, a half each. Redis hangs; process a learns it from a request on another key
+    and decides nothing in memory on this one; process b admits in memory what the total it
+    last saw leaves (4) and dies before it can put them back. Redis answers again: its total
+    (16) lacks b's 4, and a, over its share (12 of 10) since before the outage, keeps to it:
+    20 admitted in all, where a deciding on Redis's total would admit 4 more."""
+
+    async def scenario(url: str, pid: int) -> tuple[int, int]:
+        a, b = (
+            redis_limiter(url, timeout=0.3, on_store_failure="local", local_share=0.5)
+            for _ in range(2)
+        )
+        try:
+            for limiter, hits in ((a, 12), (b, 4)):
+                for _ in range(hits):
+                    assert (await limiter.hit("id:held", 20, 600)).allowed
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                assert (await a.hit("id:elsewhere", 20, 600)).allowed  # in memory
+                in_memory = await admitted_in_turn(b, "id:held", 20, 10)
+                await b.close()  # killed: its hits never reach Redis
+            finally:
+                os.kill(pid, signal.SIGCONT)
+            await asyncio.sleep(4 * PROBE_SECONDS)  # a finds Redis again
+            assert a.degraded() is None
+            return in_memory, await admitted_in_turn(a, "id:held", 20, 10)
+        finally:
+            await a.close()
+            await b.close()
+
+    with restartable_redis_server(tmp_path) as redis:
+        pid = redis._process.pid  # type: ignore[union-attr]  # the fixture's own process
+        assert asyncio.run(scenario(redis.url, pid)) == (4, 0)
 
 
 def test_hits_counted_in_memory_go_back_to_the_store_without_a_request(tmp_path: Path) -> None:

@@ -24,9 +24,10 @@ When Redis cannot be reached (``rate_limit.on_store_failure``):
   admit at most ``limit``; with several instances, set it to 1 / (instances x workers)), and
   never beyond the window's total as Redis last gave it plus the process's own hits since. When
   Redis answers again (asked every ``PROBE_SECONDS`` even without requests), the process puts
-  back every window's hits it counted meanwhile, and keeps to its share in those windows until
-  they close: the other processes' hits counted in memory reach Redis only as each of them
-  returns, so until a window closes its total in Redis may still miss some of them.
+  back every window's hits it counted meanwhile, and keeps to its share until they close in
+  every window that was open when it found Redis failing: the other processes' hits counted in
+  memory reach Redis only as each of them returns, so until a window closes its total in Redis
+  may still miss some of them (a process that saw no failure decides on that total).
 - ``refuse``: 503 ``rate_limit_unavailable`` (fail closed).
 
 With ``local``, after a failure the store is asked again by one request at most every
@@ -141,7 +142,7 @@ class ShadowCounts:
 
     def __init__(self, max_keys: int) -> None:
         # key -> [own hits, window end (monotonic), the window's total in the last answer, own
-        # hits in that answer, 1 once a hit in this window was decided in memory]
+        # hits in that answer, 1 once this process keeps to its share in this window]
         self._windows: dict[str, list[float]] = {}
         self.max_keys = max_keys
 
@@ -177,8 +178,15 @@ class ShadowCounts:
         entry[4] = 1
         return int(entry[0]), int(entry[2] + entry[0] - entry[3])
 
-    def counted_here(self, key: str) -> bool:
-        """Whether a hit on ``key`` in its current window was decided in memory."""
+    def hold_to_shares(self, now: float) -> None:
+        """Keep to this process's share in every window open now (see ``held``)."""
+        for entry in self._windows.values():
+            if entry[1] > now:
+                entry[4] = 1
+
+    def held(self, key: str) -> bool:
+        """Whether this process keeps to its share in ``key``'s current window: it decided a
+        hit in it in memory, or the window was open when this process found the store failing."""
         entry = self._windows.get(key)
         return entry is not None and entry[4] > 0
 
@@ -280,9 +288,9 @@ class RedisRateLimiter:
                 with tracing.span("redis EVALSHA", **{"db.system": "redis"}):
                     answer = await self._script([self._prefix + key for key in keys], numbers)
         except self._store_errors as error:
-            self._failing = type(error).__name__
-            self._probe_at = time.monotonic() + PROBE_SECONDS
-            return self._all_without_store(self._failing, keys, limits, ms_left)
+            cause = type(error).__name__
+            self._store_failed(cause)
+            return self._all_without_store(cause, keys, limits, ms_left)
         if self._failing is not None:
             self._recovered()
         decision = None
@@ -297,6 +305,17 @@ class RedisRateLimiter:
                 )
         assert decision is not None
         return decision
+
+    def _store_failed(self, cause: str) -> None:
+        """The store did not answer: decide in memory (or refuse) until it does. The first
+        failure of an outage also holds this process to its share in every window open now:
+        the other processes may admit in memory meanwhile, and their hits reach the store only
+        as each returns, so a total read from the store in such a window can lack them, even
+        for a process that decides nothing in memory itself."""
+        if self._failing is None:
+            self._shadow.hold_to_shares(time.monotonic())
+        self._failing = cause
+        self._probe_at = time.monotonic() + PROBE_SECONDS
 
     def _reseeded(self, put_back: int) -> None:
         self._on_event("reseeded")
@@ -321,11 +340,13 @@ class RedisRateLimiter:
 
     def _decision(self, key: str, limit: int, total: int, mine: int, ttl_ms: float) -> RateDecision:
         """The decision on Redis's answer: the window's total against the limit, and, in a
-        window this process counted in memory for a while, its own hits against its share: the
-        other processes may have counted it in memory too, and their hits reach Redis only as
-        each returns to it (or never, for one killed meanwhile), so each keeps to its share
-        until the window closes and the shares still add up to the limit at most."""
-        if self._local and self._shadow.counted_here(key):
+        window this process holds to its share (it counted in the window in memory, or the
+        window was open when it found the store failing), its own hits against
+        its share: the other processes may have counted the window in memory, and their hits
+        reach Redis only as each returns to it (or never, for one killed meanwhile), so each
+        keeps to its share until the window closes and the shares still add up to the limit at
+        most."""
+        if self._local and self._shadow.held(key):
             share = self._local_limit(limit)
             if mine > share:
                 return rate_decision(mine, share, ttl_ms)
@@ -417,8 +438,7 @@ class RedisRateLimiter:
             answered = bool(await self._store.client.ping())
         except (redis.exceptions.RedisError, OSError) as error:
             if self._failing is None:
-                self._failing = type(error).__name__
-                self._probe_at = time.monotonic() + PROBE_SECONDS
+                self._store_failed(type(error).__name__)
             return self._local
         if answered and self._failing is not None:
             self._recovered()
