@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import threading
 
 import pytest
 
+from zego_token import generate_token04
 from zego_token.randomness import nonce_and_iv
+
+SECRET = "0123456789abcdef0123456789abcdef"
 
 
 def test_threads_never_share_a_draw() -> None:
@@ -23,6 +27,25 @@ def test_threads_never_share_a_draw() -> None:
         t.join()
     ivs = [iv for d in drawn for iv in d]
     assert len(ivs) == 12000 and len(set(ivs)) == 12000
+
+
+def test_tokens_minted_by_threads_never_share_a_nonce() -> None:
+    """The token path draws from the pool's iterator itself (token04._seal), not through
+    nonce_and_iv: the same guarantee, through the public function."""
+    drawn: list[list[bytes]] = [[] for _ in range(4)]
+
+    def mint(into: list[bytes]) -> None:
+        for _ in range(1500):  # crosses many refills
+            body = base64.b64decode(generate_token04(1, "u", SECRET, 60)[2:])
+            into.append(body[10:22])  # after expire (8) and the IV length (2)
+
+    threads = [threading.Thread(target=mint, args=(d,)) for d in drawn]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ivs = [iv for d in drawn for iv in d]
+    assert len(ivs) == 6000 and len(set(ivs)) == 6000
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")

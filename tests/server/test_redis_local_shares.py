@@ -82,10 +82,14 @@ def test_a_hung_primary_and_a_failover_admit_at_most_the_limit(
             for thread in threads:
                 thread.join(30)
             assert sentinels.primary_port() in (None, old), "promoted before the test was ready"
-            if CLIENTS + len(in_memory) != LIMIT:
+            # Each worker admits in memory up to its half of the limit, and no more than half
+            # of what the last answer it had left (a worker that last saw more of the other's
+            # hits than it had itself stops short of its half): over three quarters of the
+            # limit only if both workers were reached.
+            if not LIMIT * 3 / 4 < CLIENTS + len(in_memory) <= LIMIT:
                 pytest.fail(
                     f"{CLIENTS} + {len(in_memory)} admitted: the connections did not reach both "
-                    "workers (each admits its half of the limit in memory)"
+                    "workers (each admits about its half of the limit in memory)"
                 )
             wait_for(lambda: sentinels.primary_port() not in (None, old), 30)
             # One connection, so one worker, from now on: the other worker's hits counted in
@@ -120,4 +124,4 @@ def test_a_hung_primary_and_a_failover_admit_at_most_the_limit(
         f"SIGCONT + {after_reload.count(200)} after SIGHUP = {admitted}"
     )
     assert set(after_failover + after_resume + after_reload) <= {200, 429}
-    assert admitted == LIMIT
+    assert LIMIT * 3 / 4 < admitted <= LIMIT  # at most the limit; both workers reached
