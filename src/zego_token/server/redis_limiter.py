@@ -60,14 +60,14 @@ PROBE_SECONDS = 0.25
 
 # KEYS: the windows one request counts, in order (each a hash: process -> hits). ARGV, each
 # number its own argument (hiredis packs them in C; one space-separated argument split in Lua
-# cost Redis a seventh of the script's time, 8.5 against 7.3 us a call): this process's
-# field, the window in ms, the hits
-# to count (1; 0 only puts back, see ``_return``), then four per key: this process's own hits
-# in that window as its shadow knows them (the hit counted now included), ms left in the
-# shadow's window, the window's total in the last answer this process had, and the key's
-# limit. Counting stops after the first key over its limit: the keys after it are not counted,
-# as when each was asked on its own and the first refusal ended the request. Returns, for each
-# key counted, {total hits, ms until the window closes, this process's hits, hits put back}.
+# cost Redis a seventh of the script's time, 8.5 against 7.3 us a call): this process's field,
+# the window in ms, the hits to count (1; 0 only puts back, see ``_return``), then four per
+# key: this process's own hits in that window as its shadow knows them (the hit counted now
+# included), ms left in the shadow's window, the window's total in the last answer this
+# process had, and the key's limit. Counting stops after the first key over its limit: the
+# keys after it are not counted, as when each was asked on its own and the first refusal ended
+# the request. Returns, for each key counted, {total hits, ms until the window closes, this
+# process's hits, hits put back}.
 #
 # When a process finds the window lost its hits (all of it after a restart, its last writes
 # after a failover to a replica that lagged), it puts its own back; and whenever the window
@@ -341,11 +341,10 @@ class RedisRateLimiter:
     def _decision(self, key: str, limit: int, total: int, mine: int, ttl_ms: float) -> RateDecision:
         """The decision on Redis's answer: the window's total against the limit, and, in a
         window this process holds to its share (it counted in the window in memory, or the
-        window was open when it found the store failing), its own hits against
-        its share: the other processes may have counted the window in memory, and their hits
-        reach Redis only as each returns to it (or never, for one killed meanwhile), so each
-        keeps to its share until the window closes and the shares still add up to the limit at
-        most."""
+        window was open when it found the store failing), its own hits against its share: the
+        other processes may have counted the window in memory, and their hits reach Redis only
+        as each returns to it (or never, for one killed meanwhile), so each keeps to its share
+        until the window closes and the shares still add up to the limit at most."""
         if self._local and self._shadow.held(key):
             share = self._local_limit(limit)
             if mine > share:
