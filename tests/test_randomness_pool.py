@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import threading
+from collections.abc import Callable
 
 import pytest
 
@@ -14,37 +15,34 @@ from zego_token.randomness import nonce_and_iv
 SECRET = "0123456789abcdef0123456789abcdef"
 
 
+def drawn_in_threads(draw: Callable[[], bytes], each: int, threads: int = 4) -> list[bytes]:
+    """``each`` draws in each of ``threads`` threads at once (crossing many refills)."""
+    drawn: list[list[bytes]] = [[] for _ in range(threads)]
+    workers = [
+        threading.Thread(target=lambda into=into: into.extend(draw() for _ in range(each)))
+        for into in drawn
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return [iv for into in drawn for iv in into]
+
+
 def test_threads_never_share_a_draw() -> None:
-    drawn: list[list[bytes]] = [[] for _ in range(4)]
-
-    def draw(into: list[bytes]) -> None:
-        into.extend(nonce_and_iv(12)[1] for _ in range(3000))  # crosses many refills
-
-    threads = [threading.Thread(target=draw, args=(d,)) for d in drawn]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    ivs = [iv for d in drawn for iv in d]
+    ivs = drawn_in_threads(lambda: nonce_and_iv(12)[1], 3000)
     assert len(ivs) == 12000 and len(set(ivs)) == 12000
 
 
 def test_tokens_minted_by_threads_never_share_a_nonce() -> None:
     """The token path draws from the pool's iterator itself (token04._seal), not through
     nonce_and_iv: the same guarantee, through the public function."""
-    drawn: list[list[bytes]] = [[] for _ in range(4)]
 
-    def mint(into: list[bytes]) -> None:
-        for _ in range(1500):  # crosses many refills
-            body = base64.b64decode(generate_token04(1, "u", SECRET, 60)[2:])
-            into.append(body[10:22])  # after expire (8) and the IV length (2)
+    def iv_of_a_token() -> bytes:
+        body = base64.b64decode(generate_token04(1, "u", SECRET, 60)[2:])
+        return body[10:22]  # after expire (8 bytes) and the IV length (2)
 
-    threads = [threading.Thread(target=mint, args=(d,)) for d in drawn]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    ivs = [iv for d in drawn for iv in d]
+    ivs = drawn_in_threads(iv_of_a_token, 1500)
     assert len(ivs) == 6000 and len(set(ivs)) == 6000
 
 
