@@ -248,7 +248,11 @@ def step_costs(seconds: float) -> str:
 
     steps: list[tuple[str, str, Call]] = [
         ("generate gcm", "whole call", lambda: generate_token04(APP_ID, USER_ID, SECRET, TTL)),
-        ("generate gcm", "nonce and IV: randomness.nonce_and_iv(12)", lambda: nonce_and_iv(12)),
+        (
+            "generate gcm",
+            "nonce and IV: randomness.nonce_and_iv(12) (_seal draws inline, this on a refill)",
+            lambda: nonce_and_iv(12),
+        ),
         ("generate gcm", "(for scale: one os.urandom(16) syscall)", lambda: os.urandom(16)),
         (
             "generate gcm",
@@ -267,8 +271,8 @@ def step_costs(seconds: float) -> str:
         ),
         (
             "generate gcm",
-            "seal: _seal() (checks, JSON, AES-GCM, layout, base64)",
-            lambda: token04._seal(APP_ID, USER_ID, SECRET, now, now + TTL, 1, "", "gcm", nonce12),
+            "seal: _seal() (checks, nonce draw, JSON, AES-GCM, layout, base64)",
+            lambda: token04._seal(APP_ID, USER_ID, SECRET, now, TTL, "", "gcm"),
         ),
         ("decode gcm", "whole call", lambda: decode_token04(gcm_token, SECRET)),
         ("decode gcm", "layout: _split()", lambda: token04._split(gcm_token)),
