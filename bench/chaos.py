@@ -37,6 +37,8 @@ its end left out) is reported next to it.
     .venv/bin/python bench/chaos.py --seconds 60 --every 5    # a quick check
     .venv/bin/python bench/chaos.py --faults redis_stop,sighup --seconds 120   # some faults only
     .venv/bin/python bench/chaos.py --faults sentinel_failover --seconds 75 --every 15 --limit 128
+    .venv/bin/python bench/chaos.py --faults sentinel_failover --seconds 75 --every 15 --limit 128 \
+        --on-store-failure refuse
 """
 
 from __future__ import annotations
@@ -126,7 +128,9 @@ class Signer:
         return kid
 
 
-def server_config(idp: IdentityProvider, sentinels: SentinelSet, log_level: str) -> str:
+def server_config(
+    idp: IdentityProvider, sentinels: SentinelSet, log_level: str, on_store_failure: str = "local"
+) -> str:
     digest = hashlib.sha256(API_KEY.encode()).hexdigest()
     return f"""
 [auth]
@@ -149,6 +153,7 @@ per_identity = {LIMIT}
 window = {WINDOW}
 sentinels = {json.dumps(sentinels.addresses)}
 sentinel_service = "{SERVICE}"
+on_store_failure = "{on_store_failure}"
 
 [server]
 shutdown_timeout = 3
@@ -620,6 +625,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--limit", type=int, default=LIMIT, help=f"requests per identity and window ({LIMIT})"
     )
+    parser.add_argument(
+        "--on-store-failure",
+        default="local",
+        choices=["local", "refuse"],
+        help="rate_limit.on_store_failure: count in memory while Redis is away, or answer 503",
+    )
     args = parser.parse_args(argv)
     LIMIT = args.limit
     with tempfile.TemporaryDirectory(prefix="zego-chaos-") as tmp, ExitStack() as stack:
@@ -628,7 +639,7 @@ def main(argv: list[str] | None = None) -> int:
         idp = IdentityProvider().start()
         stack.callback(idp.stop)
         signer = Signer(idp)
-        config = server_config(idp, sentinels, args.log_level)
+        config = server_config(idp, sentinels, args.log_level, args.on_store_failure)
         url, server = stack.enter_context(token_server(directory, config))
         run, stop = Run(), threading.Event()
         threads = [
