@@ -372,11 +372,12 @@ def _seal(
         key, aead = _KEYS[secret] if type(secret) is str else _keys(secret)
     except KeyError:  # a secret not seen lately
         key, aead = _keys(secret)
+    iv_size = GCM_NONCE_SIZE if mode == "gcm" else _iv_size(mode)
     if fixed is None:
         try:  # the pool's next draw, without a call (randomness.py)
-            nonce, iv = next(DRAWS[GCM_NONCE_SIZE if mode == "gcm" else _iv_size(mode)])
+            nonce, iv = next(DRAWS[iv_size])
         except (KeyError, StopIteration):
-            nonce, iv = nonce_and_iv(GCM_NONCE_SIZE if mode == "gcm" else _iv_size(mode))
+            nonce, iv = nonce_and_iv(iv_size)
     else:
         nonce, iv = fixed
     expire = ctime + ttl
@@ -390,10 +391,10 @@ def _seal(
         ) from None
     if mode == "gcm":
         sealed = aead.encrypt(iv, plaintext, None)
-        layout, iv_size, mode_byte = _GCM_HEAD, GCM_NONCE_SIZE, b"\x01"
+        layout, mode_byte = _GCM_HEAD, b"\x01"
     else:
         sealed = _cbc_encrypt(key, iv, plaintext)
-        layout, iv_size, mode_byte = _CBC_HEAD, CBC_IV_SIZE, b""  # CBC: no mode byte
+        layout, mode_byte = _CBC_HEAD, b""  # CBC tokens end without a mode byte
     size = len(sealed)
     if size > 0xFFFF:
         # The layout stores the ciphertext length in two bytes; without this check the
